@@ -1,0 +1,71 @@
+"""diffusekit: diffusion pipelines from Hugging Face-format checkpoints, core plus plugins.
+
+Importing this package is cheap: it loads neither torch, nor pluggy, nor any plugin. Public
+names load on first use (PEP 562), and any other attribute is looked up in the registry under
+library ``diffusers``, so ``from diffusekit import UNet2DConditionModel`` works when a plugin
+provides it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "ConfigMixin": "diffusekit.config",
+    "FrozenConfig": "diffusekit.config",
+    "BaseConfig": "diffusekit.config",
+    "ModelMixin": "diffusekit.modeling",
+    "SchedulerMixin": "diffusekit.scheduling",
+    "SchedulerConfig": "diffusekit.scheduling",
+    "SchedulerOutput": "diffusekit.scheduling",
+    "DiffusekitError": "diffusekit.errors",
+    "MissingComponentError": "diffusekit.errors",
+    "PluginError": "diffusekit.errors",
+    "ConfigError": "diffusekit.errors",
+    "CheckpointError": "diffusekit.errors",
+    "RemoteCodeError": "diffusekit.errors",
+}
+_SUBMODULES = {"registry", "hooks", "errors", "config", "modeling", "scheduling", "testing"}
+
+__all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
+
+if TYPE_CHECKING:
+    from . import config, errors, hooks, modeling, registry, scheduling, testing
+    from .config import BaseConfig, ConfigMixin, FrozenConfig
+    from .errors import (
+        CheckpointError,
+        ConfigError,
+        DiffusekitError,
+        MissingComponentError,
+        PluginError,
+        RemoteCodeError,
+    )
+    from .modeling import ModelMixin
+    from .scheduling import SchedulerConfig, SchedulerMixin, SchedulerOutput
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    elif name.startswith("_"):
+        raise AttributeError(name)
+    else:
+        from .errors import MissingComponentError
+        from .registry import resolve
+
+        try:
+            value = resolve("diffusers", name, requested_by=f"'from diffusekit import {name}'")
+        except MissingComponentError as exc:
+            raise AttributeError(f"module 'diffusekit' has no attribute {name!r}: {exc}") from exc
+        return value
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,86 @@
+"""The pluggy plugin manager, built on first use from ``diffusekit.plugins`` entry points.
+
+Each hook module is imported in its own try/except: a broken one is reported with its
+distribution and skipped, unless ``DIFFUSEKIT_STRICT_PLUGINS=1`` asks for the error.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from .errors import DiffusekitWarning, PluginError
+
+if TYPE_CHECKING:
+    import pluggy
+
+_lock = threading.Lock()
+_manager: pluggy.PluginManager | None = None
+
+
+def reset() -> None:
+    global _manager
+    with _lock:
+        _manager = None
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    global _manager
+    manager = _manager
+    if manager is None:
+        with _lock:
+            if _manager is None:
+                _manager = _build()
+            manager = _manager
+    return manager
+
+
+def _build() -> pluggy.PluginManager:
+    import pluggy
+
+    from . import hooks, registry
+
+    manager = pluggy.PluginManager(hooks.PROJECT)
+    manager.add_hookspecs(hooks.DiffusekitHookSpec)
+    found = registry.discovery()
+    for name, claims in sorted(found.entries.get(registry.PLUGINS, {}).items()):
+        for entry in claims:
+            if found.is_blocked(entry.dist):
+                continue
+            try:
+                module = registry.load_entry(entry)
+                manager.register(module, name=f"{entry.dist.key}:{name}")
+            except Exception as exc:
+                if found.settings.strict:
+                    raise PluginError(
+                        f"hook plugin '{name}' from {entry.dist} failed to load: {exc}"
+                    ) from exc
+                warnings.warn(
+                    f"diffusekit: hook plugin '{name}' from {entry.dist} was skipped: {exc}",
+                    DiffusekitWarning,
+                    stacklevel=2,
+                )
+    return manager
+
+
+def has_plugins() -> bool:
+    from . import registry
+
+    return bool(registry.discovery().entries.get(registry.PLUGINS))
+
+
+def resolve_override(library: str, class_name: str) -> type | None:
+    result: Any = plugin_manager().hook.diffusekit_resolve_component(
+        library=library, class_name=class_name
+    )
+    return result  # type: ignore[no-any-return]
+
+
+def notify(hook_name: str, **kwargs: Any) -> None:
+    """Call a broadcast hook if any plugin implements it; free when none is installed."""
+    if not has_plugins():
+        return
+    caller = getattr(plugin_manager().hook, hook_name)
+    if caller.get_hookimpls():
+        caller(**kwargs)

@@ -1,0 +1,47 @@
+"""Hook specifications: the events a `diffusekit.plugins` entry point can react to.
+
+Hooks fire at load or step granularity, never per layer. Implement them in a module named by
+an entry point in the ``diffusekit.plugins`` group::
+
+    from diffusekit.hooks import hookimpl
+
+    @hookimpl
+    def diffusekit_step_end(pipeline, step_index, timestep, latents):
+        print(step_index, float(timestep))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "diffusekit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class DiffusekitHookSpec:
+    """The contract a hook module implements (any subset of these functions)."""
+
+    @hookspec(firstresult=True)
+    def diffusekit_resolve_component(self, library: str, class_name: str) -> type | None:
+        """Return a class to serve `library.class_name`, or None to let resolution go on.
+
+        Asked after programmatic registrations and before entry points; the first non-None
+        answer wins.
+        """
+
+    @hookspec
+    def diffusekit_component_loaded(
+        self, name: str, component: Any, library: str | None, class_name: str | None, path: str | None
+    ) -> None:
+        """A pipeline component `name` was loaded from `path` (None when passed in by the user)."""
+
+    @hookspec
+    def diffusekit_pipeline_built(self, pipeline: Any) -> None:
+        """A pipeline object was assembled from its components."""
+
+    @hookspec
+    def diffusekit_step_end(self, pipeline: Any, step_index: int, timestep: Any, latents: Any) -> None:
+        """A denoising step ended; `latents` are the loop's current latents (do not mutate)."""
