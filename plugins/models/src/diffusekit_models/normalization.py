@@ -1,0 +1,34 @@
+"""Normalization layers and group-count helpers shared by the U-Nets and autoencoders."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def default_groups(channels: int) -> int:
+    """Group count used where a config leaves it unset: min(channels // 4, 32)."""
+    return min(channels // 4, 32)
+
+
+class SpatialNorm(nn.Module):
+    """Group norm whose scale and shift are 1x1 projections of a conditioning map.
+
+    MoVQ (Zheng et al., "MoVQ: Modulating Quantized Vectors for High-Fidelity Image
+    Generation", 2022): the decoder's norms are modulated by the quantized latents `zq`,
+    resized (nearest) to the feature map.
+    """
+
+    def __init__(self, f_channels: int, zq_channels: int) -> None:
+        super().__init__()
+        self.norm_layer = nn.GroupNorm(num_channels=f_channels, num_groups=32, eps=1e-6)
+        self.conv_y = nn.Conv2d(zq_channels, f_channels, kernel_size=1)
+        self.conv_b = nn.Conv2d(zq_channels, f_channels, kernel_size=1)
+
+    def forward(self, f: torch.Tensor, zq: torch.Tensor) -> torch.Tensor:
+        zq = F.interpolate(zq, size=f.shape[-2:], mode="nearest")
+        return self.norm_layer(f) * self.conv_y(zq) + self.conv_b(zq)
+
+
+__all__ = ["SpatialNorm", "default_groups"]
