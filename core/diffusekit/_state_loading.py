@@ -1,0 +1,155 @@
+"""Put checkpoint tensors into a built model: names, shapes, dtypes, and what is left over.
+
+Rules (docs/weights.md repeats them for users):
+
+- A checkpoint key the model lacks is renamed with the class's ``legacy_key_renames``
+  (``re.sub`` pairs, applied in order) when the result is a key the model has and the
+  checkpoint does not already hold; otherwise it is unexpected: a warning names it.
+- A model key the checkpoint lacks is missing: an error names it when the model was built on
+  the meta device (there is no value to fall back to), a warning otherwise.
+- A shape mismatch is an error naming the key and both shapes.
+- Floating tensors take the dtype the model holds for them after `cast_floating`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import CheckpointError, DiffusekitWarning
+
+Renames = tuple[tuple[str, str], ...]
+_LISTED = 20
+
+
+def in_modules(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether the dotted `name` lies inside a module named by one of `patterns`."""
+    dotted = f".{name}."
+    return any(f".{pattern}." in dotted for pattern in patterns)
+
+
+def target_dtype(
+    name: str, tensor: torch.Tensor, dtype: torch.dtype | None, keep_in_fp32: tuple[str, ...]
+) -> torch.dtype:
+    if dtype is None or not tensor.is_floating_point():
+        return tensor.dtype
+    if keep_in_fp32 and torch.finfo(dtype).bits < 32 and in_modules(name, keep_in_fp32):
+        return torch.float32
+    return dtype
+
+
+def cast_floating(
+    model: nn.Module, dtype: torch.dtype | None, keep_in_fp32: tuple[str, ...] = ()
+) -> None:
+    """Cast floating parameters and buffers to `dtype` (fp32 inside `keep_in_fp32` modules)."""
+    if dtype is None:
+        return
+    with torch.no_grad():
+        for prefix, module in model.named_modules():
+            for slots in (module._parameters, module._buffers):
+                for leaf, tensor in slots.items():
+                    if tensor is None:
+                        continue
+                    wanted = target_dtype(
+                        f"{prefix}.{leaf}".lstrip("."), tensor, dtype, keep_in_fp32
+                    )
+                    if tensor.dtype != wanted:
+                        if isinstance(tensor, nn.Parameter):
+                            tensor.data = tensor.data.to(wanted)
+                        else:
+                            slots[leaf] = tensor.to(wanted)
+
+
+def plan_names(
+    checkpoint_keys: Iterable[str], model_keys: set[str], renames: Renames
+) -> dict[str, str | None]:
+    """Checkpoint key -> model key (None: unexpected), applying legacy renames."""
+    keys = list(checkpoint_keys)
+    present = set(keys)
+    plan: dict[str, str | None] = {}
+    for key in keys:
+        if key in model_keys:
+            plan[key] = key
+            continue
+        renamed = key
+        for pattern, replacement in renames:
+            renamed = re.sub(pattern, replacement, renamed)
+        usable = renamed != key and renamed in model_keys and renamed not in present
+        plan[key] = renamed if usable else None
+    return plan
+
+
+def load_files(
+    model: nn.Module,
+    files: Iterable[tuple[Path, dict[str, torch.Tensor]]],
+    *,
+    all_keys: Iterable[str] | None,
+    renames: Renames,
+    assign: bool,
+) -> tuple[list[str], list[str]]:
+    """Load each file's tensors into `model`; return (missing, unexpected) key names."""
+    expected = model.state_dict(keep_vars=True)
+    known = list(all_keys) if all_keys is not None else None
+    loaded: set[str] = set()
+    unexpected: list[str] = []
+    for path, tensors in files:
+        plan = plan_names(known if known is not None else tensors, set(expected), renames)
+        batch = {}
+        for key, tensor in tensors.items():
+            name = plan.get(key)
+            if name is None:
+                unexpected.append(key)
+                continue
+            batch[name] = _matching(path, key, name, tensor, expected[name])
+        model.load_state_dict(batch, strict=False, assign=assign)
+        loaded.update(batch)
+    return sorted(set(expected) - loaded), sorted(unexpected)
+
+
+def _matching(
+    path: Path, key: str, name: str, tensor: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    if tensor.shape != target.shape:
+        shown = key if key == name else f"{key} (renamed to {name})"
+        raise CheckpointError(
+            f"{path}: {shown} has shape {tuple(tensor.shape)} in the checkpoint, "
+            f"but the model expects {tuple(target.shape)}"
+        )
+    return tensor.to(target.dtype)
+
+
+def report(
+    cls_name: str,
+    where: str,
+    missing: list[str],
+    unexpected: list[str],
+    *,
+    missing_is_error: bool,
+) -> None:
+    if missing:
+        message = (
+            f"{where}: {len(missing)} weights that {cls_name} needs are missing from the "
+            f"checkpoint: {_names(missing)}"
+        )
+        if missing_is_error:
+            raise CheckpointError(message)
+        warnings.warn(
+            message + " (they keep their initial values)", DiffusekitWarning, stacklevel=3
+        )
+    if unexpected:
+        warnings.warn(
+            f"{where}: {len(unexpected)} checkpoint weights are not used by {cls_name}: "
+            f"{_names(unexpected)}",
+            DiffusekitWarning,
+            stacklevel=3,
+        )
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f", ... ({len(names) - _LISTED} more)" if len(names) > _LISTED else "")
