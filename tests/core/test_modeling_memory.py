@@ -1,0 +1,92 @@
+"""Peak memory of `from_pretrained` on a 512 MiB model, measured in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+WIDTH = 2048
+DEPTH = 32
+WEIGHT_BYTES = DEPTH * (WIDTH * WIDTH + WIDTH) * 4
+
+MODEL = f"""
+import torch
+from torch import nn
+from diffusekit.config import BaseConfig
+from diffusekit.modeling import ModelMixin
+
+
+class StackConfig(BaseConfig):
+    width: int = {WIDTH}
+    depth: int = {DEPTH}
+
+
+class Stack(ModelMixin):
+    config_class = StackConfig
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = self.config
+        self.layers = nn.ModuleList(nn.Linear(c.width, c.width) for _ in range(c.depth))
+"""
+
+WRITE = """
+import sys
+from diffusekit import _safetensors_io
+from diffusekit._empty_init import parameters_on_meta
+
+folder = sys.argv[1]
+with parameters_on_meta():
+    model = Stack()
+model.save_config(folder)
+items = enumerate(model.state_dict().items())
+state = {name: torch.full(tensor.shape, float(i)) for i, (name, tensor) in items}
+_safetensors_io.save_file(state, f"{folder}/diffusion_pytorch_model.safetensors", {"format": "pt"})
+"""
+
+LOAD = """
+import json, resource, sys
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize()
+
+
+before = rss_bytes()
+model = Stack.from_pretrained(sys.argv[1])
+with torch.no_grad():
+    touched = sum(float(p.sum(dtype=torch.float64)) for p in model.parameters())
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"before": before, "peak": peak, "touched": touched}))
+"""
+
+
+def _run(script: str, folder: Path) -> str:
+    code = textwrap.dedent(MODEL) + textwrap.dedent(script)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_peak_rss_stays_near_one_copy_of_the_weights(tmp_path: Path) -> None:
+    _run(WRITE, tmp_path)
+    size = (tmp_path / "diffusion_pytorch_model.safetensors").stat().st_size
+    assert size >= WEIGHT_BYTES >= 500 * 2**20
+    result = json.loads(_run(LOAD, tmp_path).strip().splitlines()[-1])
+    expected_sum = sum(
+        float(i) * n for i, n in enumerate(n for _ in range(DEPTH) for n in (WIDTH * WIDTH, WIDTH))
+    )
+    assert result["touched"] == pytest.approx(expected_sum, rel=1e-6), "weights were not loaded"
+    growth = result["peak"] - result["before"]
+    assert growth < 1.3 * WEIGHT_BYTES, (
+        f"loading {WEIGHT_BYTES / 2**20:.0f} MiB raised peak RSS by {growth / 2**20:.0f} MiB"
+    )
