@@ -75,16 +75,26 @@ def tensor_nbytes(tensor: torch.Tensor) -> int:
 
 
 def plan_shards(state: dict[str, torch.Tensor], limit: int) -> list[dict[str, torch.Tensor]]:
-    """Split `state`, in order, into shards of at most `limit` bytes (or one oversized tensor)."""
-    shards: list[dict[str, torch.Tensor]] = [{}]
+    """Split `state`, in order, into shards of at most `limit` bytes.
+
+    A tensor bigger than `limit` gets a shard of its own and the shard being filled stays
+    open, which is how the reference (huggingface_hub) splits, so both write the same files.
+    """
+    shards: list[dict[str, torch.Tensor]] = []
+    current: dict[str, torch.Tensor] = {}
     used = 0
     for name, tensor in state.items():
         size = tensor_nbytes(tensor)
-        if shards[-1] and used + size > limit:
-            shards.append({})
-            used = 0
-        shards[-1][name] = tensor
+        if size > limit:
+            shards.append({name: tensor})
+            continue
+        if used + size > limit:
+            shards.append(current)
+            current, used = {}, 0
+        current[name] = tensor
         used += size
+    if current or not shards:
+        shards.append(current)
     return shards
 
 

@@ -548,3 +548,10 @@ def test_no_warning_on_clean_load(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Tiny.from_pretrained(tmp_path)
+
+
+def test_shard_plan_packs_in_order_and_isolates_oversized_tensors() -> None:
+    sizes = {"a": 6, "b": 6, "c": 2, "big": 20, "d": 6, "e": 2, "f": 2}
+    state = {name: torch.zeros(n, dtype=torch.uint8) for name, n in sizes.items()}
+    plan = _weights_files.plan_shards(state, 10)
+    assert [list(shard) for shard in plan] == [["a"], ["b", "c"], ["big"], ["d", "e", "f"]]
