@@ -554,4 +554,4 @@ def test_shard_plan_packs_in_order_and_isolates_oversized_tensors() -> None:
     sizes = {"a": 6, "b": 6, "c": 2, "big": 20, "d": 6, "e": 2, "f": 2}
     state = {name: torch.zeros(n, dtype=torch.uint8) for name, n in sizes.items()}
     plan = _weights_files.plan_shards(state, 10)
-    assert [list(shard) for shard in plan] == [["a"], ["b", "c"], ["big"], ["d", "e", "f"]]
+    assert [list(shard) for shard in plan] == [["a"], ["big"], ["b", "c"], ["d", "e", "f"]]
