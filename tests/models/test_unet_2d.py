@@ -154,3 +154,16 @@ def test_registered_as_the_reference_class_name():
     from diffusekit import registry
 
     assert registry.resolve("diffusers", "UNet2DModel") is UNet2DModel
+
+
+def test_fourier_weight_stored_as_w_loads(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = UNet2DModel(**NCSNPP).eval()
+    model.save_pretrained(tmp_path)
+    weights_file = tmp_path / "diffusion_pytorch_model.safetensors"
+    tensors = load_file(weights_file)
+    tensors["time_proj.W"] = tensors.pop("time_proj.weight")
+    save_file(tensors, weights_file)
+    loaded = UNet2DModel.from_pretrained(tmp_path)
+    assert torch.equal(loaded.time_proj.weight, model.time_proj.weight)

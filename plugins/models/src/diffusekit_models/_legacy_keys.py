@@ -13,3 +13,7 @@ DEPRECATED_ATTENTION_RENAMES: tuple[tuple[str, str], ...] = tuple(
     (rf"^(.*attentions\.\d+)\.{old}\.(weight|bias)$", rf"\1.{new}.\2")
     for old, new in _OLD_TO_NEW.items()
 )
+
+#: NCSN++ conversions stored the Gaussian Fourier projection as ``W`` (besides, or instead of,
+#: ``weight``).
+FOURIER_PROJECTION_RENAMES: tuple[tuple[str, str], ...] = ((r"^time_proj\.W$", "time_proj.weight"),)

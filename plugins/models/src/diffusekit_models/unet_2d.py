@@ -15,7 +15,7 @@ from diffusekit.modeling import ModelMixin
 from diffusekit.outputs import BaseOutput
 
 from ._activation import ActivationName
-from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES
+from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES, FOURIER_PROJECTION_RENAMES
 from .embeddings import TimestepEmbedding, Timesteps
 from .fourier import GaussianFourierProjection
 from .timestep_input import batch_timesteps, timestep_tensor
@@ -222,7 +222,9 @@ class UNet2DModel(ModelMixin):
     """
 
     config_class = UNet2DConfig
-    legacy_key_renames: ClassVar[tuple[tuple[str, str], ...]] = DEPRECATED_ATTENTION_RENAMES
+    legacy_key_renames: ClassVar[tuple[tuple[str, str], ...]] = (
+        DEPRECATED_ATTENTION_RENAMES + FOURIER_PROJECTION_RENAMES
+    )
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
