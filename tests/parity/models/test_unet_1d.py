@@ -132,3 +132,24 @@ def test_saved_by_us_loads_in_reference(tmp_path):
         assert_close(
             ours(sample, torch.tensor([0.3])).sample, reference(sample, torch.tensor([0.3])).sample
         )
+
+
+def test_dance_checkpoint_without_time_embedding_dim_loads(tmp_path):
+    """harmonai's configs name no time_embedding_dim; their weights have 8 frequencies."""
+    import json
+
+    torch.manual_seed(0)
+    reference = diffusers.UNet1DModel(**DANCE).eval()  # time_embedding_dim=16: 8 frequencies
+    reference.save_pretrained(tmp_path)
+    config_file = tmp_path / "config.json"
+    saved = json.loads(config_file.read_text())
+    del saved["time_embedding_dim"]
+    config_file.write_text(json.dumps(saved))
+
+    ours = UNet1DModel.from_pretrained(tmp_path).eval()
+    assert ours.config.time_embedding_dim is None
+    assert sorted(ours.state_dict()) == sorted(reference.state_dict())
+    sample = torch.randn(2, 2, 64, generator=torch.Generator().manual_seed(5))
+    t = torch.tensor([0.2, 0.9])
+    with torch.no_grad():
+        assert_close(ours(sample, t).sample, reference(sample, t).sample)
