@@ -7,6 +7,7 @@ every step's output depends on the input it sees (scaled input included) and on 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,15 @@ def fake_model(x: torch.Tensor, t: Any, channels_out: int | None = None) -> torc
         extra = torch.tanh(fixed_tensor(99, (x.shape[0], channels_out - x.shape[1], *x.shape[2:])))
         out = torch.cat([out, extra], dim=1)
     return out
+
+
+def accepted_step_options(scheduler: Any) -> set[str]:
+    """Ours declare `step_options`; the reference's are read from `step`'s signature."""
+    declared = getattr(type(scheduler), "step_options", None)
+    if declared is not None:
+        return set(declared)
+    fixed = {"self", "model_output", "timestep", "sample", "return_dict"}
+    return set(inspect.signature(scheduler.step).parameters) - fixed
 
 
 @dataclass
@@ -64,7 +74,7 @@ def run(
         init_noise_sigma=sigma0,
     )
     kwargs = dict(step_kwargs or {})
-    if seed is not None:
+    if seed is not None and "generator" in accepted_step_options(scheduler):
         kwargs["generator"] = torch.Generator().manual_seed(seed)
     for t in scheduler.timesteps:
         model_input = scheduler.scale_model_input(sample, t)
@@ -82,7 +92,12 @@ def assert_same(
 ) -> None:
     """Every recorded tensor of two trajectories agrees within the tolerances."""
     torch.testing.assert_close(
-        ours.timesteps.double(), theirs.timesteps.double(), rtol=rtol, atol=atol, msg="timesteps"
+        ours.timesteps.double(),
+        theirs.timesteps.double(),
+        rtol=rtol,
+        atol=atol,
+        equal_nan=True,
+        msg="timesteps",
     )
     if theirs.sigmas is not None:
         assert ours.sigmas is not None, "reference has sigmas, ours has none"
@@ -94,13 +109,17 @@ def assert_same(
     ), f"init_noise_sigma {ours.init_noise_sigma} != {theirs.init_noise_sigma}"
     assert len(ours.samples) == len(theirs.samples)
     for i, (a, b) in enumerate(zip(ours.model_inputs, theirs.model_inputs)):
-        torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=lambda m, i=i: f"input {i}: {m}")
+        torch.testing.assert_close(
+            a, b, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m, i=i: f"input {i}: {m}"
+        )
     for i, (a, b) in enumerate(zip(ours.samples, theirs.samples)):
-        torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=lambda m, i=i: f"step {i}: {m}")
+        torch.testing.assert_close(
+            a, b, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m, i=i: f"step {i}: {m}"
+        )
     for i, (a, b) in enumerate(zip(ours.originals, theirs.originals)):
         if a is not None and b is not None:
             torch.testing.assert_close(
-                a, b, rtol=rtol, atol=atol, msg=lambda m, i=i: f"x0 {i}: {m}"
+                a, b, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m, i=i: f"x0 {i}: {m}"
             )
 
 

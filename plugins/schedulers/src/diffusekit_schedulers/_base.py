@@ -19,6 +19,9 @@ from diffusekit.scheduling import SchedulerConfig, SchedulerMixin
 
 from ._betas import TrainedBetas, alphas_cumprod, make_betas, rescale_zero_terminal_snr
 from ._noise import add_noise_ve, add_noise_vp
+from ._prediction import PredictionType
+from ._sigmas import chosen_ramp, discrete_sigma_schedule
+from ._spacing import TimestepSpacing, spaced_timesteps
 
 DISCRETE_BETAS = ("discrete-betas",)
 
@@ -34,10 +37,24 @@ class BetaConfig(SchedulerConfig):
     trained_betas: TrainedBetas = None
 
 
+class KDiffusionConfig(BetaConfig):
+    """Fields shared by the k-diffusion samplers (LMS, Heun, KDPM2, KDPM2-ancestral)."""
+
+    prediction_type: PredictionType = "epsilon"
+    use_karras_sigmas: bool = False
+    use_exponential_sigmas: bool = False
+    use_beta_sigmas: bool = False
+    timestep_spacing: TimestepSpacing = "linspace"
+    steps_offset: int = 0
+
+
 class BetaScheduler(SchedulerMixin):
     """A scheduler whose training noise is q(x_t | x_0) with the config's betas (DDPM, eq. 4)."""
 
     compatibility_families: ClassVar[tuple[str, ...]] = DISCRETE_BETAS
+    clamp_terminal_alpha_bar: ClassVar[bool] = False
+    """With zero-terminal-SNR betas, set the last alpha_bar to 2^-24 (not 0), as the reference
+    does for samplers that divide by it (sigma = sqrt((1 - a) / a) must stay finite)."""
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
@@ -50,6 +67,8 @@ class BetaScheduler(SchedulerMixin):
         self.betas = betas
         self.alphas = 1.0 - betas
         self.alphas_cumprod = alphas_cumprod(betas)
+        if c.get("rescale_betas_zero_snr") and self.clamp_terminal_alpha_bar:
+            self.alphas_cumprod[-1] = 2**-24
         self.num_inference_steps: int | None = None
         self._tabulate_alphas()
 
@@ -110,6 +129,31 @@ class SigmaScheduler(BetaScheduler):
         self._input_divisors: list[float] = ((sig**2 + 1) ** 0.5).tolist()
         self._step_index = None
         self._begin_index = None
+
+    def _spaced_schedule(
+        self,
+        num_inference_steps: int,
+        num_train_timesteps: int | None = None,
+        timesteps: list[float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(timesteps, sigmas without the final 0) from the config's spacing and sigma ramp."""
+        c = self.config
+        ramp = chosen_ramp(c)
+        if timesteps is not None:
+            if ramp is not None:
+                raise ValueError(
+                    f"set_timesteps: custom timesteps cannot be combined with use_{ramp}_sigmas"
+                )
+            steps = np.asarray(timesteps, dtype=np.float32)
+        else:
+            steps = spaced_timesteps(
+                c.timestep_spacing,
+                num_inference_steps,
+                num_train_timesteps or c.num_train_timesteps,
+                c.steps_offset,
+                integer=False,
+            )
+        return discrete_sigma_schedule(self.alphas_cumprod, steps, ramp)
 
     @property
     def init_noise_sigma(self) -> float:

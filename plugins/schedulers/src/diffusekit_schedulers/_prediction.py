@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 
 PredictionType = Literal["epsilon", "v_prediction", "sample"]
@@ -63,8 +64,12 @@ def denoised(
     if prediction_type == "epsilon":
         return sample - sigma * model_output
     if prediction_type == "v_prediction":
-        scale = sigma**2 + 1
-        return model_output * (-sigma / scale**0.5) + sample / scale
+        if isinstance(sigma, torch.Tensor):
+            scale = sigma**2 + 1
+            return model_output * (-sigma / scale**0.5) + sample / scale
+        s = np.float32(sigma)
+        scale = s * s + np.float32(1)
+        return model_output * float(-s / np.sqrt(scale)) + sample / float(scale)
     if prediction_type == "sample":
         return model_output
     raise _unknown(prediction_type, ("epsilon", "sample", "v_prediction"))

@@ -110,3 +110,13 @@ def discrete_sigma_schedule(
         sigmas = ramp_sigmas(ramp, sigmas, len(timesteps), sigma_min, sigma_max)
         timesteps = sigma_to_t(sigmas, np.log(train))
     return timesteps, sigmas
+
+
+def interleave_pairs(values: torch.Tensor, repeat_last: bool = False) -> torch.Tensor:
+    """[v0, v1, ..., v(n-1), vn] -> [v0, v1, v1, ..., v(n-1), v(n-1), vn].
+
+    Second-order samplers evaluate the network twice per step and list inner values twice;
+    `repeat_last` also doubles vn (then followed by vn once more).
+    """
+    inner = values[1:] if repeat_last else values[1:-1]
+    return torch.cat([values[:1], inner.repeat_interleave(2), values[-1:]])

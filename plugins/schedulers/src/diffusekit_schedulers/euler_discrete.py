@@ -49,6 +49,7 @@ class EulerDiscreteScheduler(SigmaScheduler):
     """
 
     config_class = EulerDiscreteConfig
+    clamp_terminal_alpha_bar = True
     step_options: ClassVar[frozenset[str]] = frozenset(
         {"s_churn", "s_tmin", "s_tmax", "s_noise", "generator"}
     )
@@ -56,11 +57,6 @@ class EulerDiscreteScheduler(SigmaScheduler):
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         chosen_ramp(self.config)
-        if self.config.rescale_betas_zero_snr:
-            # sigma would be infinite at alpha_bar = 0; the reference uses 2^-24 instead.
-            ac = self.alphas_cumprod.clone()
-            ac[-1] = 2**-24
-            self.alphas_cumprod = ac
         n = self.config.num_train_timesteps
         train = sigmas_from_alphas_cumprod(self.alphas_cumprod)
         timesteps = np.linspace(0, n - 1, n, dtype=np.float32)[::-1].copy()
