@@ -167,3 +167,14 @@ def test_fourier_weight_stored_as_w_loads(tmp_path):
     save_file(tensors, weights_file)
     loaded = UNet2DModel.from_pretrained(tmp_path)
     assert torch.equal(loaded.time_proj.weight, model.time_proj.weight)
+
+
+def test_sliced_attention_gives_the_same_output():
+    model = UNet2DModel(**{**DDPM, "attention_head_dim": 8}).eval()
+    sample = _randn(2, 3, 8, 8)
+    with torch.no_grad():
+        full = model(sample, 5).sample
+        model.set_attention_slice("max")
+        sliced = model(sample, 5).sample
+    assert len(model.attn_processors) == 4  # down 1, mid 1, up 2
+    torch.testing.assert_close(sliced, full, atol=1e-5, rtol=1e-5)

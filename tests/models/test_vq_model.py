@@ -108,3 +108,12 @@ def test_registered_as_the_reference_class_name():
     from diffusekit import registry
 
     assert registry.resolve("diffusers", "VQModel") is VQModel
+
+
+def test_decode_returns_the_autoencoders_decoder_output():
+    from diffusekit_models.autoencoder_kl import DecoderOutput
+
+    model = VQModel(**TINY).eval()
+    with torch.no_grad():
+        out = model.decode(_randn(1, 4, 4, 4))
+    assert isinstance(out, DecoderOutput)

@@ -16,6 +16,7 @@ from diffusekit.outputs import BaseOutput
 
 from ._activation import ActivationName
 from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES, FOURIER_PROJECTION_RENAMES
+from .attention_control import AttentionControlMixin
 from .embeddings import TimestepEmbedding, Timesteps
 from .fourier import GaussianFourierProjection
 from .timestep_input import batch_timesteps, timestep_tensor
@@ -209,7 +210,7 @@ _UP_BLOCKS: dict[str, Callable[[_Block], nn.Module]] = {
 }
 
 
-class UNet2DModel(ModelMixin):
+class UNet2DModel(AttentionControlMixin, ModelMixin):
     """A U-Net denoiser for images, conditioned on the diffusion time (and optionally a class).
 
     Ho et al., "Denoising Diffusion Probabilistic Models" (2020): a PixelCNN++-style U-Net of

@@ -15,6 +15,8 @@ from diffusekit.outputs import BaseOutput
 
 from ._activation import ActivationName
 from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES
+from .attention_control import AttentionControlMixin
+from .autoencoder_kl import DecoderOutput
 from .vae import Decoder, Encoder
 from .vector_quantizer import VectorQuantizer
 
@@ -73,15 +75,7 @@ class VQEncoderOutput(BaseOutput):
     latents: torch.Tensor
 
 
-@dataclass
-class VQDecoderOutput(BaseOutput):
-    """`sample`: decoded images; `commit_loss`: the VQ loss (zeros when not quantizing)."""
-
-    sample: torch.Tensor
-    commit_loss: torch.Tensor | None = None
-
-
-class VQModel(ModelMixin):
+class VQModel(AttentionControlMixin, ModelMixin):
     """A VQ-VAE / VQGAN autoencoder: encode, snap latents to a learned codebook, decode.
 
     van den Oord et al., "Neural Discrete Representation Learning" (2017); Esser et al.,
@@ -137,7 +131,7 @@ class VQModel(ModelMixin):
         force_not_quantize: bool = False,
         return_dict: bool = True,
         shape: tuple[int, ...] | None = None,
-    ) -> VQDecoderOutput | tuple[torch.Tensor, torch.Tensor]:
+    ) -> DecoderOutput | tuple[torch.Tensor, torch.Tensor]:
         """Latents -> images. Quantizes first unless `force_not_quantize`.
 
         With `force_not_quantize` and `lookup_from_codebook`, `h` holds codebook indices and
@@ -155,11 +149,11 @@ class VQModel(ModelMixin):
         decoded = self.decoder(self.post_quant_conv(quantized), spatial)
         if not return_dict:
             return decoded, commit_loss
-        return VQDecoderOutput(sample=decoded, commit_loss=commit_loss)
+        return DecoderOutput(sample=decoded, commit_loss=commit_loss)
 
     def forward(
         self, sample: torch.Tensor, return_dict: bool = True
-    ) -> VQDecoderOutput | tuple[torch.Tensor, torch.Tensor]:
+    ) -> DecoderOutput | tuple[torch.Tensor, torch.Tensor]:
         """Encode, quantize and decode `sample`."""
         latents = self.encode(sample).latents
         decoded = self.decode(latents)
@@ -168,4 +162,4 @@ class VQModel(ModelMixin):
         return decoded
 
 
-__all__ = ["VQDecoderOutput", "VQEncoderOutput", "VQModel", "VQModelConfig"]
+__all__ = ["DecoderOutput", "VQEncoderOutput", "VQModel", "VQModelConfig"]
