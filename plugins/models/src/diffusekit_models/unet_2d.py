@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import pydantic
@@ -133,7 +133,6 @@ class _Block:
     resample: bool
     config: Any
     prev_output_channel: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def head_dim(self) -> int:
         head_dim = self.config.attention_head_dim
