@@ -224,3 +224,16 @@ def test_checkpoint_with_deprecated_attention_names_loads(tmp_path):
     sample, timestep, _ = _inputs("ldm-uncond-layout", config, size)
     with torch.no_grad():
         assert_close(ours(sample, timestep).sample, reference(sample, timestep).sample)
+
+
+def test_unet_loads_from_a_reference_pipeline_folder(tmp_path):
+    config, size = CONFIGS["ddpm-cifar10-layout"]
+    torch.manual_seed(0)
+    reference = diffusers.UNet2DModel(**config).eval()
+    diffusers.DDPMPipeline(unet=reference, scheduler=diffusers.DDPMScheduler()).save_pretrained(
+        tmp_path
+    )
+    ours = UNet2DModel.from_pretrained(tmp_path, subfolder="unet").eval()
+    sample, timestep, _ = _inputs("ddpm-cifar10-layout", config, size)
+    with torch.no_grad():
+        assert_close(ours(sample, timestep).sample, reference(sample, timestep).sample)
