@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from ._base import BetaConfig, BetaScheduler, output
+from ._base import BetaConfig, BetaScheduler
 from ._noise import randn
-from ._sigmas import chosen_ramp, interpolate_sigmas, ramp_sigmas, sigma_to_t
+from ._sigmas import chosen_ramp, ramp_sigmas, sigma_to_t
 from ._sigmas import sigmas_from_alphas_cumprod as train_sigmas
 from ._thresholding import dynamic_threshold
 
@@ -226,10 +226,6 @@ def lu_lambda_schedule(
     return timesteps.astype(np.int64), sigmas
 
 
-def interpolated_schedule(timesteps: np.ndarray, train: np.ndarray) -> np.ndarray:
-    return interpolate_sigmas(timesteps, train)
-
-
 # ---------------------------------------------------------------------------- the base class
 
 
@@ -424,10 +420,8 @@ __all__ = [
     "combine",
     "dpm_taylor_weights",
     "draw_noise",
-    "interpolated_schedule",
     "level",
     "lu_lambda_schedule",
-    "output",
     "ramped_schedule",
     "remap_foreign",
     "scaled_phis",

@@ -10,19 +10,18 @@ import torch
 from numpy.polynomial import polynomial as P
 from pydantic import field_validator
 
+from ._base import output
 from ._multistep import (
     ExponentialIntegratorScheduler,
     Level,
     LinearUpdate,
     MultistepConfig,
     apply_update,
-    interpolated_schedule,
-    output,
     ramped_schedule,
     remap_foreign,
     solver_timesteps,
 )
-from ._sigmas import chosen_ramp
+from ._sigmas import chosen_ramp, interpolate_sigmas
 from ._spacing import TimestepSpacing
 
 
@@ -123,7 +122,7 @@ class DEISMultistepScheduler(ExponentialIntegratorScheduler):
             steps = solver_timesteps(
                 c.timestep_spacing, num_inference_steps, n_train, n_train, c.steps_offset
             )
-            values = interpolated_schedule(steps, train)
+            values = interpolate_sigmas(steps, train)
             final = self._sigma_min_of_training()
         self._store_schedule(steps, np.append(values, final), device)
 
@@ -149,7 +148,9 @@ class DEISMultistepScheduler(ExponentialIntegratorScheduler):
     ) -> torch.Tensor:
         """eps of the (thresholded) x0 prediction at the current step."""
         i = self._step_index if index is None else index
-        x0 = self.data_prediction(model_output, sample, i)
+        return self._eps_from_x0(self.data_prediction(model_output, sample, i), sample, i)
+
+    def _eps_from_x0(self, x0: torch.Tensor, sample: torch.Tensor, i: int) -> torch.Tensor:
         lv = self.levels[i]
         return (sample - lv.alpha * x0) / lv.sigma
 
@@ -164,8 +165,8 @@ class DEISMultistepScheduler(ExponentialIntegratorScheduler):
         self._require_schedule()
         c = self.config
         i = self._current_index(timestep)
-        eps = self.convert_model_output(model_output, sample, i)
-        self._push_output(eps)
+        x0 = self.data_prediction(model_output, sample, i)
+        self._push_output(self._eps_from_x0(x0, sample, i))
         order = self._order_at(i)
         update = self._updates[i][order - 1]
         if update is None:
@@ -176,4 +177,4 @@ class DEISMultistepScheduler(ExponentialIntegratorScheduler):
         prev_sample = apply_update(update, sample, self._history(order))
         self.lower_order_nums = min(self.lower_order_nums + 1, c.solver_order)
         self._step_index = i + 1
-        return output(prev_sample, self._x0_from_noise(eps, sample, i), return_dict)
+        return output(prev_sample, x0, return_dict)

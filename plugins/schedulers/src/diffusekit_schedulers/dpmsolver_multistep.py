@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from pydantic import field_validator, model_validator
 
+from ._base import output
 from ._multistep import (
     DpmAlgorithm,
     ExponentialIntegratorScheduler,
@@ -19,14 +20,12 @@ from ._multistep import (
     combine,
     dpm_taylor_weights,
     draw_noise,
-    interpolated_schedule,
     lu_lambda_schedule,
-    output,
     ramped_schedule,
     remap_foreign,
     solver_timesteps,
 )
-from ._sigmas import chosen_ramp
+from ._sigmas import chosen_ramp, interpolate_sigmas
 from ._spacing import TimestepSpacing
 
 DATA_PREDICTION = ("dpmsolver++", "sde-dpmsolver++")
@@ -168,7 +167,7 @@ class DPMSolverMultistepScheduler(ExponentialIntegratorScheduler):
         round_ts = c.beta_schedule != "squaredcos_cap_v2"
         if timesteps is not None:
             steps = np.asarray(timesteps).astype(np.int64)
-            sigmas = interpolated_schedule(steps, train)
+            sigmas = interpolate_sigmas(steps, train)
         elif ramp is not None:
             steps, sigmas = ramped_schedule(
                 ramp, train, num_inference_steps, ramp == "karras" and round_ts
@@ -180,7 +179,7 @@ class DPMSolverMultistepScheduler(ExponentialIntegratorScheduler):
             steps = solver_timesteps(
                 c.timestep_spacing, num_inference_steps, last, c.num_train_timesteps, c.steps_offset
             )
-            sigmas = interpolated_schedule(steps, train)
+            sigmas = interpolate_sigmas(steps, train)
         final = self._sigma_min_of_training() if c.final_sigmas_type == "sigma_min" else 0.0
         self._store_schedule(steps, np.append(sigmas, final), device)
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from pydantic import field_validator, model_validator
 
+from ._base import output
 from ._multistep import (
     ExponentialIntegratorScheduler,
     LinearUpdate,
@@ -19,13 +20,11 @@ from ._multistep import (
     combine,
     dpm_taylor_weights,
     draw_noise,
-    interpolated_schedule,
-    output,
     ramped_schedule,
     remap_foreign,
     solver_timesteps,
 )
-from ._sigmas import chosen_ramp
+from ._sigmas import chosen_ramp, interpolate_sigmas
 from .dpmsolver_multistep import DATA_PREDICTION, check_final_sigma
 
 
@@ -160,13 +159,13 @@ class DPMSolverSinglestepScheduler(ExponentialIntegratorScheduler):
         train = self._train_sigmas()
         if timesteps is not None:
             steps = np.asarray(timesteps).astype(np.int64)
-            sigmas = interpolated_schedule(steps, train)
+            sigmas = interpolate_sigmas(steps, train)
         elif ramp is not None:
             steps, sigmas = ramped_schedule(ramp, train, num_inference_steps, ramp == "karras")
         else:
             last = clipped_last_timestep(self.lambda_t, c.lambda_min_clipped, c.num_train_timesteps)
             steps = solver_timesteps("linspace", num_inference_steps, last, c.num_train_timesteps)
-            sigmas = interpolated_schedule(steps, train)
+            sigmas = interpolate_sigmas(steps, train)
         final = self._sigma_min_of_training() if c.final_sigmas_type == "sigma_min" else 0.0
         self._store_schedule(steps, np.append(sigmas, final), device)
 

@@ -9,20 +9,19 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
+from ._base import output
 from ._multistep import (
     ExponentialIntegratorScheduler,
     Level,
     LinearUpdate,
     MultistepConfig,
     apply_update,
-    interpolated_schedule,
-    output,
     ramped_schedule,
     remap_foreign,
     scaled_phis,
     solver_timesteps,
 )
-from ._sigmas import chosen_ramp
+from ._sigmas import chosen_ramp, interpolate_sigmas
 from ._spacing import TimestepSpacing
 
 
@@ -173,7 +172,7 @@ class UniPCMultistepScheduler(ExponentialIntegratorScheduler):
             steps = solver_timesteps(
                 c.timestep_spacing, num_inference_steps, n_train, n_train, c.steps_offset
             )
-            values = interpolated_schedule(steps, train)
+            values = interpolate_sigmas(steps, train)
             final = self._sigma_min_of_training() if c.final_sigmas_type == "sigma_min" else 0.0
         self._store_schedule(steps, np.append(values, final), device)
 
