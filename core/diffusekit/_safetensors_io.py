@@ -27,6 +27,7 @@ from .errors import CheckpointError
 #: Largest header we accept; the reference writer's headers are far below this.
 MAX_HEADER_BYTES = 100_000_000
 _ALIGNMENT = 8
+_CHUNK_BYTES = 1 << 20
 _LFS_POINTER_PREFIX = b"version https://git-lfs"
 
 DTYPES: dict[str, torch.dtype] = {
@@ -151,18 +152,66 @@ def _entry(path: Path, name: str, info: Any, data_size: int) -> TensorEntry:
     return TensorEntry(name, dtype, tuple(shape), begin, end)
 
 
+class SafetensorsFile:
+    """One safetensors file, read tensor by tensor.
+
+    `tensor(name)` views a copy-on-write memory map of the file (no copy). `tensor(name,
+    dtype)` with another dtype reads the tensor's bytes with plain file reads, 1 MiB at a time,
+    converting as it goes, so converting a model costs only the converted copy.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.header = read_header(path)
+        self.path = self.header.path
+        self._entries = {entry.name: entry for entry in self.header.entries}
+        self._storage: Any = None
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._entries[name].shape
+
+    def tensor(self, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+        entry = self._entries[name]
+        if dtype is None or dtype == entry.dtype:
+            return _view(self._mapping(), self.header.data_start, entry)
+        return self._read_converted(entry, dtype)
+
+    def _mapping(self) -> Any:
+        if self._storage is None:
+            _require_little_endian()
+            size = self.path.stat().st_size
+            self._storage = torch.UntypedStorage.from_file(
+                str(self.path), shared=False, nbytes=size
+            )
+        return self._storage
+
+    def _read_converted(self, entry: TensorEntry, dtype: torch.dtype) -> torch.Tensor:
+        """Read in chunks through one small buffer, converting into the result as it goes."""
+        _require_little_endian()
+        result = torch.empty(entry.shape, dtype=dtype)
+        flat = result.view(-1)
+        step = max(1, _CHUNK_BYTES // entry.dtype.itemsize)
+        buffer = torch.empty(min(flat.numel(), step) * entry.dtype.itemsize, dtype=torch.uint8)
+        with self.path.open("rb") as handle:
+            handle.seek(self.header.data_start + entry.begin)
+            for start in range(0, flat.numel(), step):
+                count = min(step, flat.numel() - start)
+                chunk = buffer[: count * entry.dtype.itemsize]
+                if handle.readinto(chunk.numpy().data) != chunk.numel():
+                    raise _bad(self.path, f"tensor {entry.name!r}: file ended while reading it")
+                flat[start : start + count].copy_(chunk.view(entry.dtype))
+        return result
+
+
 def load_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """All tensors of a safetensors file, viewing a copy-on-write memory map of it."""
-    header = read_header(path)
-    if not header.entries:
-        return {}
-    _require_little_endian()
-    size = header.path.stat().st_size
-    storage: Any = torch.UntypedStorage.from_file(str(header.path), shared=False, nbytes=size)
-    return {entry.name: _view(storage, header.data_start, entry) for entry in header.entries}
+    file = SafetensorsFile(path)
+    return {name: file.tensor(name) for name in file.names()}
 
 
-def _view(storage: torch.UntypedStorage, data_start: int, entry: TensorEntry) -> torch.Tensor:
+def _view(storage: Any, data_start: int, entry: TensorEntry) -> torch.Tensor:
     start = data_start + entry.begin
     itemsize = entry.dtype.itemsize
     if start % itemsize == 0:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._weights_files import TensorSource
 from .errors import CheckpointError, DiffusekitWarning
 
 Renames = tuple[tuple[str, str], ...]
@@ -86,41 +87,45 @@ def plan_names(
 
 def load_files(
     model: nn.Module,
-    files: Iterable[tuple[Path, dict[str, torch.Tensor]]],
+    files: Iterable[tuple[TensorSource, list[str]]],
     *,
     all_keys: Iterable[str] | None,
     renames: Renames,
     assign: bool,
 ) -> tuple[list[str], list[str]]:
-    """Load each file's tensors into `model`; return (missing, unexpected) key names."""
+    """Load each file's `keys` into `model`; return (missing, unexpected) key names.
+
+    Each tensor is read in the dtype the model holds for it, so a conversion never needs the
+    whole file in memory in its original dtype.
+    """
     expected = model.state_dict(keep_vars=True)
     known = list(all_keys) if all_keys is not None else None
     loaded: set[str] = set()
     unexpected: list[str] = []
-    for path, tensors in files:
-        plan = plan_names(known if known is not None else tensors, set(expected), renames)
+    for source, keys in files:
+        plan = plan_names(known if known is not None else keys, set(expected), renames)
         batch = {}
-        for key, tensor in tensors.items():
+        for key in keys:
             name = plan.get(key)
             if name is None:
                 unexpected.append(key)
                 continue
-            batch[name] = _matching(path, key, name, tensor, expected[name])
+            target = expected[name]
+            _check_shape(source.path, key, name, source.shape(key), tuple(target.shape))
+            batch[name] = source.tensor(key, target.dtype)
         model.load_state_dict(batch, strict=False, assign=assign)
         loaded.update(batch)
     return sorted(set(expected) - loaded), sorted(unexpected)
 
 
-def _matching(
-    path: Path, key: str, name: str, tensor: torch.Tensor, target: torch.Tensor
-) -> torch.Tensor:
-    if tensor.shape != target.shape:
+def _check_shape(
+    path: Path, key: str, name: str, found: tuple[int, ...], wanted: tuple[int, ...]
+) -> None:
+    if found != wanted:
         shown = key if key == name else f"{key} (renamed to {name})"
         raise CheckpointError(
-            f"{path}: {shown} has shape {tuple(tensor.shape)} in the checkpoint, "
-            f"but the model expects {tuple(target.shape)}"
+            f"{path}: {shown} has shape {found} in the checkpoint, but the model expects {wanted}"
         )
-    return tensor.to(target.dtype)
 
 
 def report(

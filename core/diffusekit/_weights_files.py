@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 
@@ -257,24 +257,60 @@ def _not_found_message(
 # ------------------------------------------------------------------------------------ reading
 
 
-def read_tensors(files: WeightsFiles) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
-    """Each file's tensors in turn (memory-mapped), checked against the index if there is one."""
+class TensorSource(Protocol):
+    """One weights file: its keys and shapes without reading, tensors on demand."""
+
+    path: Path
+
+    def names(self) -> list[str]: ...
+
+    def shape(self, name: str) -> tuple[int, ...]: ...
+
+    def tensor(self, name: str, dtype: torch.dtype | None = None) -> torch.Tensor: ...
+
+
+class _PickleFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._state = _read_pickle(path)
+
+    def names(self) -> list[str]:
+        return list(self._state)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._state[name].shape)
+
+    def tensor(self, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+        tensor = self._state[name]
+        return tensor if dtype is None else tensor.to(dtype)
+
+
+def open_files(files: WeightsFiles) -> Iterator[TensorSource]:
+    """Each weights file in turn, checked against the index if there is one."""
     for path in files.paths:
-        tensors = _read_one(path, files.fmt)
+        source: TensorSource
+        if files.fmt == "safetensors":
+            source = _safetensors_io.SafetensorsFile(path)
+        else:
+            source = _PickleFile(path)
         if files.weight_map is not None:
             listed = {k for k, v in files.weight_map.items() if v == path.name}
-            absent = sorted(listed - set(tensors))
+            absent = sorted(listed - set(source.names()))
             if absent:
                 raise CheckpointError(
                     f"{files.index}: lists {absent[:5]} in {path.name}, which does not hold them"
                 )
-            tensors = {k: v for k, v in tensors.items() if k in listed}
-        yield path, tensors
+        yield source
 
 
-def _read_one(path: Path, fmt: Format) -> dict[str, torch.Tensor]:
-    if fmt == "safetensors":
-        return _safetensors_io.load_file(path)
+def keys_to_load(files: WeightsFiles, source: TensorSource) -> list[str]:
+    """The keys to take from `source`: all, or those the index assigns to it."""
+    if files.weight_map is None:
+        return source.names()
+    return [k for k in source.names() if files.weight_map.get(k) == source.path.name]
+
+
+def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
     with path.open("rb") as handle:
         _safetensors_io.check_not_lfs_pointer(path, handle.read(64))
     try:

@@ -116,9 +116,10 @@ class ModelMixin(nn.Module, ConfigMixin):
     ) -> None:
         cls = type(self)
         _state_loading.cast_floating(self, dtype, cls.keep_in_fp32_modules)
+        sources = _weights_files.open_files(files)
         missing, unexpected = _state_loading.load_files(
             self,
-            _weights_files.read_tensors(files),
+            ((source, _weights_files.keys_to_load(files, source)) for source in sources),
             all_keys=files.weight_map,
             renames=cls.legacy_key_renames,
             assign=assign,
