@@ -555,3 +555,38 @@ def test_shard_plan_packs_in_order_and_isolates_oversized_tensors() -> None:
     state = {name: torch.zeros(n, dtype=torch.uint8) for name, n in sizes.items()}
     plan = _weights_files.plan_shards(state, 10)
     assert [list(shard) for shard in plan] == [["a"], ["big"], ["b", "c"], ["d", "e", "f"]]
+
+
+def _fake_hub_cache(cache: Path, repo_id: str, files_from: Path) -> None:
+    """Lay out `files_from` as a cached snapshot of `repo_id`, as huggingface_hub stores it."""
+    revision = "0" * 40
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    snapshot = repo / "snapshots" / revision / "unet"
+    snapshot.mkdir(parents=True)
+    for path in files_from.iterdir():
+        (snapshot / path.name).write_bytes(path.read_bytes())
+
+
+@pytest.mark.parametrize("shards", [False, True])
+def test_repo_id_from_the_hub_cache(tmp_path: Path, shards: bool) -> None:
+    model = make(width=16)
+    model.save_pretrained(
+        tmp_path / "saved", variant="fp16", max_shard_size=1200 if shards else "1GB"
+    )
+    _fake_hub_cache(tmp_path / "cache", "someone/tiny", tmp_path / "saved")
+    loaded = Tiny.from_pretrained(
+        "someone/tiny",
+        subfolder="unet",
+        variant="fp16",
+        cache_dir=tmp_path / "cache",
+        local_files_only=True,
+    )
+    assert_same_weights(model, loaded)
+    with pytest.raises(
+        CheckpointError, match=r"no weights file; looked for diffusion_pytorch_model"
+    ):
+        Tiny.from_pretrained(
+            "someone/tiny", subfolder="unet", cache_dir=tmp_path / "cache", local_files_only=True
+        )
