@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from diffusekit_models.attention_processors import AttnProcessor, SlicedAttnProcessor
+from diffusekit_models.attention_processors import (
+    AttnProcessor,
+    AttnProcessor2_0,
+    SlicedAttnProcessor,
+)
 from diffusekit_models.unet_2d_condition import UNet2DConditionModel
 
 from diffusekit.errors import ConfigError, DiffusekitWarning
@@ -141,3 +145,32 @@ def test_half_precision_runs_and_stays_close(tmp_path) -> None:
         out = half(**low).sample
     assert out.dtype == torch.bfloat16
     assert (out.float() - expected).abs().max().item() < 0.1
+
+
+class _Recording(AttnProcessor2_0):
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+
+    def __call__(
+        self,
+        attn,
+        hidden_states,
+        encoder_hidden_states=None,
+        attention_mask=None,
+        temb=None,
+        **kwargs,
+    ):  # type: ignore[no-untyped-def]
+        self.seen.append(kwargs)
+        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+
+
+def test_cross_attention_kwargs_reach_every_processor_call() -> None:
+    unet = _unet()
+    recorder = _Recording()
+    unet.set_attn_processor(recorder)
+    with torch.no_grad():
+        expected = _unet()(**_inputs()).sample
+        out = unet(**_inputs(), cross_attention_kwargs={"scale": 0.5}).sample
+    assert len(recorder.seen) == len(unet.attn_processors) == 8
+    assert recorder.seen == [{"scale": 0.5}] * 8
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)

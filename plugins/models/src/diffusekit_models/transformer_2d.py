@@ -7,7 +7,7 @@ conditioning sequence (e.g. CLIP text states), and are added back to the input.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -81,16 +81,22 @@ class BasicTransformerBlock(nn.Module):
         attention_mask: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> torch.Tensor:
+        options = cross_attention_kwargs or {}
         context = encoder_hidden_states if self.only_cross_attention else None
         hidden_states = hidden_states + self.attn1(
-            self.norm1(hidden_states), encoder_hidden_states=context, attention_mask=attention_mask
+            self.norm1(hidden_states),
+            encoder_hidden_states=context,
+            attention_mask=attention_mask,
+            **options,
         )
         if self.attn2 is not None:
             hidden_states = hidden_states + self.attn2(
                 self.norm2(hidden_states),
                 encoder_hidden_states=encoder_hidden_states,
                 attention_mask=encoder_attention_mask,
+                **options,
             )
         return hidden_states + self.ff(self.norm3(hidden_states))
 
@@ -167,6 +173,7 @@ class Transformer2DModel(nn.Module):
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> torch.Tensor:
         batch, _, height, width = hidden_states.shape
         residual = hidden_states
@@ -182,6 +189,7 @@ class Transformer2DModel(nn.Module):
                 attention_mask=attention_mask,
                 encoder_hidden_states=encoder_hidden_states,
                 encoder_attention_mask=encoder_attention_mask,
+                cross_attention_kwargs=cross_attention_kwargs,
             )
         if self.use_linear_projection:
             tokens = self.proj_out(tokens)

@@ -210,12 +210,17 @@ class CrossAttnDownBlock2D(nn.Module):
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         skips: list[torch.Tensor] = []
         for resnet, attention in zip(self.resnets, self.attentions):
             hidden_states = resnet(hidden_states, temb)
             hidden_states = attention(
-                hidden_states, encoder_hidden_states, attention_mask, encoder_attention_mask
+                hidden_states,
+                encoder_hidden_states,
+                attention_mask,
+                encoder_attention_mask,
+                cross_attention_kwargs,
             )
             skips.append(hidden_states)
         return _downsample(self.downsamplers, hidden_states, skips)
@@ -354,11 +359,16 @@ class UNetMidBlock2DCrossAttn(nn.Module):
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> torch.Tensor:
         hidden_states = self.resnets[0](hidden_states, temb)
         for attention, resnet in zip(self.attentions, self.resnets[1:]):
             hidden_states = attention(
-                hidden_states, encoder_hidden_states, attention_mask, encoder_attention_mask
+                hidden_states,
+                encoder_hidden_states,
+                attention_mask,
+                encoder_attention_mask,
+                cross_attention_kwargs,
             )
             hidden_states = resnet(hidden_states, temb)
         return hidden_states
@@ -534,12 +544,17 @@ class CrossAttnUpBlock2D(nn.Module):
         upsample_size: tuple[int, int] | None = None,
         attention_mask: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> torch.Tensor:
         skips = list(res_hidden_states_tuple)
         for resnet, attention in zip(self.resnets, self.attentions):
             hidden_states = resnet(torch.cat([hidden_states, skips.pop()], dim=1), temb)
             hidden_states = attention(
-                hidden_states, encoder_hidden_states, attention_mask, encoder_attention_mask
+                hidden_states,
+                encoder_hidden_states,
+                attention_mask,
+                encoder_attention_mask,
+                cross_attention_kwargs,
             )
         return _upsample(self.upsamplers, hidden_states, upsample_size)
 

@@ -346,7 +346,8 @@ class UNet2DConditionModel(AttentionControlMixin, ModelMixin):
         Shapes: `sample` (batch, in_channels, H, W); `timestep` scalar or (batch,);
         `encoder_hidden_states` (batch, tokens, cross_attention_dim). Masks are (batch, tokens)
         with 1 = keep, 0 = ignore. `added_cond_kwargs` holds ``text_embeds`` and ``time_ids``
-        for ``text_time`` models. The additional residuals are ControlNet's: one per skip
+        for ``text_time`` models. `cross_attention_kwargs` reach every attention processor
+        call as keyword arguments. The additional residuals are ControlNet's: one per skip
         connection, and one for the middle block.
         """
         up_factor = 2**self.num_upsamplers
@@ -358,7 +359,9 @@ class UNet2DConditionModel(AttentionControlMixin, ModelMixin):
         emb = self._embedding(sample, timestep, class_labels, timestep_cond, added_cond_kwargs)
         if self.encoder_hid_proj is not None:
             encoder_hidden_states = self.encoder_hid_proj(encoder_hidden_states)
-        context = _Context(encoder_hidden_states, attention_mask, encoder_attention_mask)
+        context = _Context(
+            encoder_hidden_states, attention_mask, encoder_attention_mask, cross_attention_kwargs
+        )
 
         sample = self.conv_in(sample)
         skips: list[torch.Tensor] = [sample]
@@ -400,6 +403,10 @@ class _Context:
     states: torch.Tensor | None
     mask: torch.Tensor | None
     encoder_mask: torch.Tensor | None
+    attention_kwargs: dict[str, Any] | None
+
+    def _extras(self) -> tuple[Any, ...]:
+        return (self.states, self.mask, self.encoder_mask, self.attention_kwargs)
 
     def _attends(self, block: nn.Module) -> bool:
         return isinstance(
@@ -410,12 +417,12 @@ class _Context:
         self, block: nn.Module, sample: torch.Tensor, emb: torch.Tensor
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         if self._attends(block):
-            return block(sample, emb, self.states, self.mask, self.encoder_mask)
+            return block(sample, emb, *self._extras())
         return block(sample, emb)
 
     def run_mid(self, block: nn.Module, sample: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         if self._attends(block):
-            return block(sample, emb, self.states, self.mask, self.encoder_mask)
+            return block(sample, emb, *self._extras())
         return block(sample, emb)
 
     def run_up(
@@ -427,7 +434,8 @@ class _Context:
         size: tuple[int, ...] | None,
     ) -> torch.Tensor:
         if self._attends(block):
-            return block(sample, skips, emb, self.states, size, self.mask, self.encoder_mask)
+            states, mask, encoder_mask, options = self._extras()
+            return block(sample, skips, emb, states, size, mask, encoder_mask, options)
         return block(sample, skips, emb, size)
 
 
