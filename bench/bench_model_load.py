@@ -91,6 +91,7 @@ def child(library: str, folder: Path, width: int, depth: int, dtype: str) -> Non
     ready = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    file_size = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
     print(
         json.dumps(
             {
@@ -99,6 +100,7 @@ def child(library: str, folder: Path, width: int, depth: int, dtype: str) -> Non
                 "ready_s": ready - start,
                 "peak_rss_mb": (peak - before) / 1e6,
                 "weights_mb": weights / 1e6,
+                "file_mb": file_size / 1e6,
                 "checksum": checksum,
             }
         )
@@ -161,17 +163,17 @@ def _summarize(runs: dict[str, list[dict[str, Any]]], dtype: str) -> None:
     medians = {
         library: {
             key: statistics.median(r[key] for r in results)
-            for key in ("load_s", "ready_s", "peak_rss_mb", "weights_mb")
+            for key in ("load_s", "ready_s", "peak_rss_mb", "weights_mb", "file_mb")
         }
         for library, results in runs.items()
     }
     ours = medians["diffusekit"]
-    print(f"{'library':<22}{'load s':>9}{'ready s':>9}{'peak RSS MB':>13}{'RSS/weights':>13}")
+    print(f"{'library':<22}{'load s':>9}{'ready s':>9}{'peak RSS MB':>13}{'RSS/file':>10}")
     for library, m in medians.items():
-        ratio = m["peak_rss_mb"] / m["weights_mb"]
+        ratio = m["peak_rss_mb"] / m["file_mb"]
         print(
             f"{library:<22}{m['load_s']:>9.3f}{m['ready_s']:>9.3f}"
-            f"{m['peak_rss_mb']:>13.0f}{ratio:>13.2f}"
+            f"{m['peak_rss_mb']:>13.0f}{ratio:>10.2f}"
         )
     for library, m in medians.items():
         summary = {"summary": library, "repeat": len(runs[library]), "dtype": dtype, **m}

@@ -27,7 +27,7 @@ from .errors import CheckpointError
 #: Largest header we accept; the reference writer's headers are far below this.
 MAX_HEADER_BYTES = 100_000_000
 _ALIGNMENT = 8
-_CHUNK_BYTES = 1 << 20
+_CHUNK_BYTES = 1 << 24
 _LFS_POINTER_PREFIX = b"version https://git-lfs"
 
 DTYPES: dict[str, torch.dtype] = {
@@ -156,7 +156,7 @@ class SafetensorsFile:
     """One safetensors file, read tensor by tensor.
 
     `tensor(name)` views a copy-on-write memory map of the file (no copy). `tensor(name,
-    dtype)` with another dtype reads the tensor's bytes with plain file reads, 1 MiB at a time,
+    dtype)` with another dtype reads the tensor's bytes with plain file reads, 16 MiB at a time,
     converting as it goes, so converting a model costs only the converted copy.
     """
 
