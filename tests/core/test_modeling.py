@@ -590,3 +590,14 @@ def test_repo_id_from_the_hub_cache(tmp_path: Path, shards: bool) -> None:
         Tiny.from_pretrained(
             "someone/tiny", subfolder="unet", cache_dir=tmp_path / "cache", local_files_only=True
         )
+
+
+def test_converting_read_in_several_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_safetensors_io, "_CHUNK_BYTES", 12)
+    values = torch.randn(5, 7)
+    _safetensors_io.save_file({"w": values}, tmp_path / "w.safetensors")
+    file = _safetensors_io.SafetensorsFile(tmp_path / "w.safetensors")
+    converted = file.tensor("w", torch.bfloat16)
+    assert converted.shape == (5, 7)
+    assert torch.equal(converted, values.to(torch.bfloat16))
+    assert file._storage is None, "a converted read must not map the file"
