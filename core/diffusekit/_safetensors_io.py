@@ -165,6 +165,7 @@ class SafetensorsFile:
         self.path = self.header.path
         self._entries = {entry.name: entry for entry in self.header.entries}
         self._storage: Any = None
+        self._buffer: torch.Tensor | None = None
 
     def names(self) -> list[str]:
         return list(self._entries)
@@ -193,7 +194,7 @@ class SafetensorsFile:
         result = torch.empty(entry.shape, dtype=dtype)
         flat = result.view(-1)
         step = max(1, _CHUNK_BYTES // entry.dtype.itemsize)
-        buffer = torch.empty(min(flat.numel(), step) * entry.dtype.itemsize, dtype=torch.uint8)
+        buffer = self._chunk_buffer(min(flat.numel(), step) * entry.dtype.itemsize)
         with self.path.open("rb") as handle:
             handle.seek(self.header.data_start + entry.begin)
             for start in range(0, flat.numel(), step):
@@ -203,6 +204,12 @@ class SafetensorsFile:
                     raise _bad(self.path, f"tensor {entry.name!r}: file ended while reading it")
                 flat[start : start + count].copy_(chunk.view(entry.dtype))
         return result
+
+    def _chunk_buffer(self, nbytes: int) -> torch.Tensor:
+        """One read buffer per file, reused: fresh ones per tensor fragment the heap."""
+        if self._buffer is None or self._buffer.numel() < nbytes:
+            self._buffer = torch.empty(max(nbytes, min(_CHUNK_BYTES, 1 << 20)), dtype=torch.uint8)
+        return self._buffer
 
 
 def load_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
