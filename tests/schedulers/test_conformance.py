@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from diffusekit_schedulers.ddim import DDIMScheduler
@@ -28,7 +28,7 @@ class TestDDPM(SchedulerConformance):
 
 class TestDDPMThresholding(SchedulerConformance):
     scheduler_class = DDPMScheduler
-    config = {
+    config: ClassVar[dict[str, Any]] = {
         "thresholding": True,
         "prediction_type": "v_prediction",
         "timestep_spacing": "trailing",
@@ -49,7 +49,7 @@ class TestPNDM(SchedulerConformance):
 
 class TestPNDMSkipPRK(SchedulerConformance):
     scheduler_class = PNDMScheduler
-    config = {"skip_prk_steps": True}
+    config: ClassVar[dict[str, Any]] = {"skip_prk_steps": True}
     expected_num_timesteps = 7  # the first step is revisited by the second-order start
 
 
@@ -59,7 +59,7 @@ class TestLMS(SchedulerConformance):
 
 class TestEuler(SchedulerConformance):
     scheduler_class = EulerDiscreteScheduler
-    config = {"use_karras_sigmas": True}
+    config: ClassVar[dict[str, Any]] = {"use_karras_sigmas": True}
 
     def step_kwargs(self, scheduler: Any, seed: int) -> dict[str, Any]:
         return {"s_churn": 0.5, "generator": torch.Generator().manual_seed(seed)}
@@ -87,7 +87,7 @@ class TestIPNDM(SchedulerConformance):
 
 class TestScoreSdeVe(SchedulerConformance):
     scheduler_class = ScoreSdeVeScheduler
-    config = {"num_train_timesteps": 100, "sigma_max": 20.0}
+    config: ClassVar[dict[str, Any]] = {"num_train_timesteps": 100, "sigma_max": 20.0}
 
     def trajectory(self, scheduler: Any, seed: int = 0) -> Iterator[torch.Tensor]:
         generator = torch.Generator().manual_seed(seed)

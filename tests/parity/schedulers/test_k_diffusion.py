@@ -118,3 +118,21 @@ def test_lms_orders(order: int) -> None:
         {"order": order},
         seed=None,
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_add_noise_and_begin_index(name: str) -> None:
+    import torch
+
+    from ._trajectory import fixed_tensor
+
+    mine, theirs = ours(name)(), reference_class(name)()
+    for scheduler in (mine, theirs):
+        scheduler.set_timesteps(8)
+    x0, noise = fixed_tensor(1), fixed_tensor(2)
+    t = theirs.timesteps[[2, 4]]
+    torch.testing.assert_close(mine.add_noise(x0, noise, t), theirs.add_noise(x0, noise, t))
+    mine.set_begin_index(2)
+    theirs.set_begin_index(2)
+    t = theirs.timesteps[2:3]
+    torch.testing.assert_close(mine.add_noise(x0, noise, t), theirs.add_noise(x0, noise, t))

@@ -1,4 +1,4 @@
-"""`SchedulerConformance`: tests every diffusekit scheduler should pass, for reuse by plugin authors.
+"""`SchedulerConformance`: tests every diffusekit scheduler should pass, reusable by plugins.
 
 Subclass it in a test module (the class name must start with ``Test`` for pytest to collect it)::
 
