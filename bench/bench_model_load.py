@@ -73,8 +73,16 @@ def _rss() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _peak_rss() -> int:
+    """VmHWM: this process's own high-water mark (ru_maxrss also counts the parent's at spawn)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def child(library: str, folder: Path, width: int, depth: int, dtype: str) -> None:
-    import resource
     import warnings
 
     import torch
@@ -89,7 +97,7 @@ def child(library: str, folder: Path, width: int, depth: int, dtype: str) -> Non
     with torch.no_grad():
         checksum = sum(float(p.sum()) for p in model.parameters())
     ready = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     file_size = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
     print(
@@ -118,6 +126,12 @@ def ensure_checkpoint(width: int, depth: int) -> Path:
     return folder
 
 
+def _warm_page_cache(path: Path) -> None:
+    with path.open("rb") as handle:
+        while handle.read(1 << 24):
+            pass
+
+
 def _run(library: str, folder: Path, width: int, depth: int, dtype: str) -> dict[str, Any]:
     env = dict(os.environ)
     if library.endswith("+accelerate"):
@@ -144,7 +158,7 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]), args.width, args.depth, args.dtype)
         return
     folder = ensure_checkpoint(args.width, args.depth)
-    (folder / "diffusion_pytorch_model.safetensors").read_bytes()  # warm the page cache
+    _warm_page_cache(folder / "diffusion_pytorch_model.safetensors")
     libraries = ["diffusekit", "diffusers"]
     if (ACCELERATE_SITE / "accelerate").is_dir():
         libraries.append("diffusers+accelerate")

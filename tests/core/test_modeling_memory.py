@@ -1,4 +1,8 @@
-"""Peak memory of `from_pretrained` on a 512 MiB model, measured in a fresh process."""
+"""Peak memory of `from_pretrained` on a 512 MiB model, measured in a fresh process.
+
+Peak is VmHWM (this process's own high-water mark): ru_maxrss of a spawned child also counts
+the parent's RSS at spawn time, which would hide or fake a regression.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +66,8 @@ before = rss_bytes()
 model = Stack.from_pretrained(sys.argv[1])
 with torch.no_grad():
     touched = sum(float(p.sum(dtype=torch.float64)) for p in model.parameters())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/status") as handle:
+    peak = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmHWM:"))
 print(json.dumps({"before": before, "peak": peak, "touched": touched}))
 """
 
