@@ -99,23 +99,32 @@ class PNDMScheduler(BetaScheduler):
         all_steps = np.concatenate([self.prk_timesteps, self.plms_timesteps]).astype(np.int64)
         self.timesteps = torch.from_numpy(all_steps).to(device)
         self._reset_history()
+        every = torch.arange(big_t)
+        self._transfer_cache = {}
+        for gap in sorted({big_t // n, big_t // n // 2, big_t // n // 2 * 2}):
+            self._transfer_cache.update(self._transfer_table(every, every - gap))
 
     # ----------------------------------------------------------------------- the transfer
 
+    def _transfer_table(
+        self, t: torch.Tensor, t_prev: torch.Tensor
+    ) -> dict[tuple[int, int], tuple[float, ...]]:
+        """Scalars of eq. 11 for each pair t -> t_prev, on the float32 schedule."""
+        ac = self.alphas_cumprod
+        a_t = ac[t]
+        final = torch.tensor(self.final_alpha_cumprod, dtype=ac.dtype)
+        a_prev = torch.where(t_prev >= 0, ac[t_prev.clamp(min=0)], final)
+        sample_coef = (a_prev / a_t) ** 0.5
+        denominator = a_t * (1 - a_prev) ** 0.5 + (a_t * (1 - a_t) * a_prev) ** 0.5
+        columns = (sample_coef, a_prev - a_t, denominator, a_t**0.5, (1 - a_t) ** 0.5)
+        rows = zip(*(c.tolist() for c in columns))
+        return dict(zip(zip(t.tolist(), t_prev.tolist()), rows))
+
     def _transfer_coefficients(self, t: int, t_prev: int) -> tuple[float, ...]:
-        """Scalars of eq. 11 for t -> t_prev, computed on the float32 schedule and cached."""
         key = (t, t_prev)
         if key not in self._transfer_cache:
-            a_t = self.alphas_cumprod[t]
-            a_prev = (
-                self.alphas_cumprod[t_prev]
-                if t_prev >= 0
-                else torch.tensor(self.final_alpha_cumprod)
-            )
-            sample_coef = (a_prev / a_t) ** 0.5
-            denominator = a_t * (1 - a_prev) ** 0.5 + (a_t * (1 - a_t) * a_prev) ** 0.5
-            values = (sample_coef, a_prev - a_t, denominator, a_t**0.5, (1 - a_t) ** 0.5)
-            self._transfer_cache[key] = tuple(float(v) for v in values)
+            table = self._transfer_table(torch.tensor([t]), torch.tensor([t_prev]))
+            self._transfer_cache = {**self._transfer_cache, **table}
         return self._transfer_cache[key]
 
     def _transfer(

@@ -1,0 +1,154 @@
+"""Microseconds per scheduler `step` on a 1x4x64x64 latent: diffusekit vs the reference.
+
+Run: /work/venv/bin/python bench/bench_scheduler_step.py [--steps 50] [--repeats 5]
+Prints a table and one JSON line per scheduler. Each repetition runs a whole trajectory on a
+fresh schedule and times only the `step` calls; the figure is the median over all timed calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+MODULES = {
+    "DDPMScheduler": "ddpm",
+    "DDIMScheduler": "ddim",
+    "PNDMScheduler": "pndm",
+    "LMSDiscreteScheduler": "lms_discrete",
+    "EulerDiscreteScheduler": "euler_discrete",
+    "EulerAncestralDiscreteScheduler": "euler_ancestral_discrete",
+    "HeunDiscreteScheduler": "heun_discrete",
+    "KDPM2DiscreteScheduler": "k_dpm_2_discrete",
+    "KDPM2AncestralDiscreteScheduler": "k_dpm_2_ancestral_discrete",
+    "IPNDMScheduler": "ipndm",
+    "ScoreSdeVeScheduler": "score_sde_ve",
+    "ScoreSdeVpScheduler": "score_sde_vp",
+    "KarrasVeScheduler": "karras_ve",
+}
+CONFIGS = {"PNDMScheduler": {"skip_prk_steps": True}}
+SHAPE = (1, 4, 64, 64)
+
+
+def reference(name: str) -> type:
+    import diffusers
+    from diffusers.schedulers import deprecated
+
+    return getattr(diffusers, name, None) or getattr(deprecated, name)
+
+
+def ours(name: str) -> type:
+    return getattr(importlib.import_module(f"diffusekit_schedulers.{MODULES[name]}"), name)
+
+
+def timed(call: Callable[[], Any], times: list[float]) -> Any:
+    start = time.perf_counter()
+    result = call()
+    times.append(time.perf_counter() - start)
+    return result
+
+
+def run_standard(s: Any, steps: int, times: list[float]) -> None:
+    s.set_timesteps(steps)
+    sample = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    declared = getattr(type(s), "step_options", None)
+    if declared is None:  # the reference declares nothing; read its signature
+        declared = inspect.signature(s.step).parameters
+    accepts_generator = "generator" in declared
+    for t in s.timesteps:
+        x = s.scale_model_input(sample, t)
+        out = x * 0.5
+        kwargs = {"generator": gen} if accepts_generator else {}
+        sample = timed(lambda: s.step(out, t, sample, **kwargs).prev_sample, times)  # noqa: B023
+
+
+def run_sde_ve(s: Any, steps: int, times: list[float]) -> None:
+    s.set_timesteps(steps)
+    s.set_sigmas(steps)
+    sample = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    for t in s.timesteps:
+        out = -sample * 0.1
+        sample = timed(lambda: s.step_pred(out, t, sample, generator=gen).prev_sample, times)  # noqa: B023
+
+
+def run_sde_vp(s: Any, steps: int, times: list[float]) -> None:
+    s.set_timesteps(steps)
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    for t in s.timesteps:
+        score = x * 0.1
+        x = timed(lambda: s.step_pred(score, x, t, gen)[0], times)  # noqa: B023
+
+
+def run_karras_ve(s: Any, steps: int, times: list[float]) -> None:
+    s.set_timesteps(steps)
+    sample = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    for t in s.timesteps:
+        sigma = float(s.schedule[t])
+        sigma_prev = float(s.schedule[t - 1]) if t > 0 else 0.0
+        out = -0.5 * sample / sigma
+        sample = timed(lambda: s.step(out, sigma, sigma_prev, sample).prev_sample, times)  # noqa: B023
+
+
+RUNNERS = {
+    "ScoreSdeVeScheduler": run_sde_ve,
+    "ScoreSdeVpScheduler": run_sde_vp,
+    "KarrasVeScheduler": run_karras_ve,
+}
+
+
+def measure(cls: type, name: str, steps: int, repeats: int) -> float:
+    runner = RUNNERS.get(name, run_standard)
+    scheduler = cls(**CONFIGS.get(name, {}))
+    runner(scheduler, steps, [])  # warm-up
+    times: list[float] = []
+    for _ in range(repeats):
+        runner(cls(**CONFIGS.get(name, {})), steps, times)
+    return statistics.median(times) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    rows = []
+    for name in args.only or MODULES:
+        mine = measure(ours(name), name, args.steps, args.repeats)
+        theirs = measure(reference(name), name, args.steps, args.repeats)
+        rows.append((name, mine, theirs))
+        print(
+            json.dumps(
+                {
+                    "bench": "scheduler_step",
+                    "scheduler": name,
+                    "shape": list(SHAPE),
+                    "steps": args.steps,
+                    "repeats": args.repeats,
+                    "threads": 1,
+                    "diffusekit_us": round(mine, 1),
+                    "diffusers_us": round(theirs, 1),
+                    "ratio": round(mine / theirs, 3),
+                }
+            )
+        )
+    print("\n| scheduler | diffusekit µs/step | diffusers µs/step | ratio |\n|---|---:|---:|---:|")
+    for name, mine, theirs in rows:
+        print(f"| {name} | {mine:.1f} | {theirs:.1f} | {mine / theirs:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
