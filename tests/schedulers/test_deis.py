@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import pytest
 from diffusekit_schedulers._multistep import level
 from diffusekit_schedulers.deis_multistep import DEISMultistepScheduler, deis_update
+from diffusekit_schedulers.testing import SchedulerConformance
 
 from diffusekit.errors import ConfigError
 
@@ -17,6 +19,11 @@ from ._solvers import simpson
 class TestContract(SolverContract):
     scheduler_class = DEISMultistepScheduler
     registry_name = "DEISMultistepScheduler"
+
+
+class TestConformance(SchedulerConformance):
+    scheduler_class = DEISMultistepScheduler
+    config: ClassVar[dict[str, Any]] = {"solver_order": 3}
 
 
 def test_dpm_choices_map_to_deis() -> None:

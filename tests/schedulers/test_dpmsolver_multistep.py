@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from diffusekit_schedulers.dpmsolver_multistep import (
     DPMSolverMultistepScheduler,
     multistep_updates,
 )
+from diffusekit_schedulers.testing import SchedulerConformance
 
 from diffusekit.errors import ConfigError
 
@@ -21,6 +23,25 @@ from ._solvers import simpson
 class TestContract(SolverContract):
     scheduler_class = DPMSolverMultistepScheduler
     registry_name = "DPMSolverMultistepScheduler"
+
+
+class TestConformance(SchedulerConformance):
+    scheduler_class = DPMSolverMultistepScheduler
+    config: ClassVar[dict[str, Any]] = {"solver_order": 3}
+
+
+class TestConformanceSDE(SchedulerConformance):
+    scheduler_class = DPMSolverMultistepScheduler
+    config: ClassVar[dict[str, Any]] = {"algorithm_type": "sde-dpmsolver++", "solver_type": "heun"}
+
+
+class TestConformanceNoisePrediction(SchedulerConformance):
+    scheduler_class = DPMSolverMultistepScheduler
+    config: ClassVar[dict[str, Any]] = {
+        "algorithm_type": "dpmsolver",
+        "final_sigmas_type": "sigma_min",
+        "use_karras_sigmas": True,
+    }
 
 
 def test_noise_prediction_needs_a_nonzero_final_sigma() -> None:

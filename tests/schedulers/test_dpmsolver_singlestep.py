@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import pytest
 from diffusekit_schedulers._multistep import level
@@ -11,6 +12,7 @@ from diffusekit_schedulers.dpmsolver_singlestep import (
     order_list,
     singlestep_update,
 )
+from diffusekit_schedulers.testing import SchedulerConformance
 
 from diffusekit.errors import ConfigError
 
@@ -21,6 +23,16 @@ from ._solvers import simpson
 class TestContract(SolverContract):
     scheduler_class = DPMSolverSinglestepScheduler
     registry_name = "DPMSolverSinglestepScheduler"
+
+
+class TestConformance(SchedulerConformance):
+    scheduler_class = DPMSolverSinglestepScheduler
+    config: ClassVar[dict[str, Any]] = {"solver_order": 3}
+
+
+class TestConformanceSDE(SchedulerConformance):
+    scheduler_class = DPMSolverSinglestepScheduler
+    config: ClassVar[dict[str, Any]] = {"algorithm_type": "sde-dpmsolver++"}
 
 
 def test_sde_dpmsolver_is_not_offered() -> None:

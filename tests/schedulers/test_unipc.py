@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import pytest
 import torch
 from diffusekit_schedulers._multistep import level
+from diffusekit_schedulers.testing import SchedulerConformance
 from diffusekit_schedulers.unipc_multistep import UniPCMultistepScheduler, unipc_update
 
 from diffusekit.errors import ConfigError
@@ -16,6 +19,20 @@ from ._solvers import run
 class TestContract(SolverContract):
     scheduler_class = UniPCMultistepScheduler
     registry_name = "UniPCMultistepScheduler"
+
+
+class TestConformance(SchedulerConformance):
+    scheduler_class = UniPCMultistepScheduler
+    config: ClassVar[dict[str, Any]] = {"solver_order": 3}
+
+
+class TestConformanceNoisePrediction(SchedulerConformance):
+    scheduler_class = UniPCMultistepScheduler
+    config: ClassVar[dict[str, Any]] = {
+        "predict_x0": False,
+        "solver_type": "bh1",
+        "final_sigmas_type": "sigma_min",
+    }
 
 
 def test_solver_p_is_refused() -> None:
