@@ -15,12 +15,10 @@ from diffusekit.modeling import ModelMixin
 from diffusekit.outputs import BaseOutput
 
 from ._activation import ActivationName
+from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES
 from .attention_control import AttentionControlMixin
 from .tiling import tiled_apply
 from .vae import Decoder, DiagonalGaussianDistribution, Encoder
-
-#: Old checkpoints name the mid-block attention projections query/key/value/proj_attn.
-_LEGACY_ATTENTION = r"^((?:encoder|decoder)\.mid_block\.attentions\.\d+)\."
 
 
 class AutoencoderKLConfig(BaseConfig):
@@ -89,12 +87,8 @@ class AutoencoderKL(AttentionControlMixin, ModelMixin):
     """
 
     config_class = AutoencoderKLConfig
-    legacy_key_renames: ClassVar[tuple[tuple[str, str], ...]] = (
-        (_LEGACY_ATTENTION + r"query\.", r"\1.to_q."),
-        (_LEGACY_ATTENTION + r"key\.", r"\1.to_k."),
-        (_LEGACY_ATTENTION + r"value\.", r"\1.to_v."),
-        (_LEGACY_ATTENTION + r"proj_attn\.", r"\1.to_out.0."),
-    )
+    #: Old checkpoints name the mid-block attention projections query/key/value/proj_attn.
+    legacy_key_renames: ClassVar[tuple[tuple[str, str], ...]] = DEPRECATED_ATTENTION_RENAMES
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
