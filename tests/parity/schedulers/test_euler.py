@@ -58,3 +58,16 @@ def test_churn(churn: dict) -> None:
     compare(
         EulerDiscreteScheduler, reference_class(REFERENCE), {}, {"num_inference_steps": 6}, churn
     )
+
+
+def test_add_noise() -> None:
+    import torch
+
+    from ._trajectory import fixed_tensor
+
+    mine, theirs = EulerDiscreteScheduler(), reference_class(REFERENCE)()
+    for scheduler in (mine, theirs):
+        scheduler.set_timesteps(9)
+    x0, noise = fixed_tensor(1), fixed_tensor(2)
+    t = theirs.timesteps[[0, 5]]
+    torch.testing.assert_close(mine.add_noise(x0, noise, t), theirs.add_noise(x0, noise, t))

@@ -40,3 +40,13 @@ def test_pndm_trained_betas() -> None:
 @pytest.mark.parametrize("steps", [1, 2, 3, 5, 12])
 def test_ipndm_trajectory(steps: int) -> None:
     compare(IPNDMScheduler, reference_class("IPNDMScheduler"), {}, {"num_inference_steps": steps})
+
+
+def test_pndm_add_noise() -> None:
+    import torch
+
+    from ._trajectory import fixed_tensor
+
+    mine, theirs = PNDMScheduler(), reference_class("PNDMScheduler")()
+    x0, noise, t = fixed_tensor(1), fixed_tensor(2), torch.tensor([0, 500])
+    torch.testing.assert_close(mine.add_noise(x0, noise, t), theirs.add_noise(x0, noise, t))
