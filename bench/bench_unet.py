@@ -6,9 +6,9 @@ step), 77 context tokens; the SD VAE decoder on a 32x32 latent (a 256x256 image)
 written once by the reference under bench/.cache/unet/. Each worker loads the model, runs
 one warm-up, then `--repeat` timed calls; the parent interleaves the two libraries per task
 and prints the median and best wall time and the median process CPU time (other load on a
-shared machine only adds time, so the best is the steadier comparison), the
-worker's peak RSS, and achieved GFLOP/s at the best time (FLOPs counted with torch's FlopCounterMode) against
-this machine's fp32 matmul peak (measured here: best 4096^3 matmul, before and after the
+shared machine only adds time, so the best is the steadier comparison), the worker's peak
+RSS, and achieved GFLOP/s at the best time (FLOPs counted with torch's FlopCounterMode)
+against this machine's fp32 matmul peak (measured here: best 4096^3 matmul, before and after the
 runs; oneDNN convolutions can exceed it).
 
     /work/venv/bin/python bench/bench_unet.py --repeat 3
