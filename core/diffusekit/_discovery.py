@@ -119,5 +119,7 @@ def discover(settings: PluginSettings) -> Discovery:
         for group, items in groups.items():
             bucket = found.entries.setdefault(group, {})
             for entry_name, value in items.items():
-                bucket.setdefault(entry_name, []).append(EntryPoint(group, entry_name, value, record))
+                bucket.setdefault(entry_name, []).append(
+                    EntryPoint(group, entry_name, value, record)
+                )
     return found

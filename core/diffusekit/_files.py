@@ -23,7 +23,9 @@ def read_json_object(path: str | os.PathLike[str], *, what: str = "file") -> dic
     except FileNotFoundError:
         raise CheckpointError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: expected UTF-8 JSON text, found undecodable bytes ({exc})") from None
+        raise ConfigError(
+            f"{path}: expected UTF-8 JSON text, found undecodable bytes ({exc})"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

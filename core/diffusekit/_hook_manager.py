@@ -74,7 +74,7 @@ def resolve_override(library: str, class_name: str) -> type | None:
     result: Any = plugin_manager().hook.diffusekit_resolve_component(
         library=library, class_name=class_name
     )
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def notify(hook_name: str, **kwargs: Any) -> None:

@@ -6,22 +6,43 @@ Third-party plugins are found through their entry points; this table is only for
 
 from __future__ import annotations
 
-_SCHEDULERS = (
-    "DDPMScheduler DDIMScheduler PNDMScheduler LMSDiscreteScheduler EulerDiscreteScheduler "
-    "EulerAncestralDiscreteScheduler HeunDiscreteScheduler DPMSolverMultistepScheduler "
-    "DPMSolverSinglestepScheduler KDPM2DiscreteScheduler KDPM2AncestralDiscreteScheduler "
-    "UniPCMultistepScheduler DEISMultistepScheduler IPNDMScheduler ScoreSdeVeScheduler "
-    "ScoreSdeVpScheduler KarrasVeScheduler"
-).split()
-_MODELS = "UNet2DConditionModel UNet2DModel UNet1DModel AutoencoderKL VQModel".split()
-_UNCONDITIONAL = (
-    "DDPMPipeline DDIMPipeline PNDMPipeline ScoreSdeVePipeline ScoreSdeVpPipeline "
-    "KarrasVePipeline LDMPipeline DanceDiffusionPipeline"
-).split()
-_STABLE_DIFFUSION = (
-    "StableDiffusionPipeline StableDiffusionImg2ImgPipeline StableDiffusionInpaintPipeline "
-    "StableDiffusionUpscalePipeline StableDiffusionPipelineSafe"
-).split()
+_SCHEDULERS = [
+    "DDPMScheduler",
+    "DDIMScheduler",
+    "PNDMScheduler",
+    "LMSDiscreteScheduler",
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "HeunDiscreteScheduler",
+    "DPMSolverMultistepScheduler",
+    "DPMSolverSinglestepScheduler",
+    "KDPM2DiscreteScheduler",
+    "KDPM2AncestralDiscreteScheduler",
+    "UniPCMultistepScheduler",
+    "DEISMultistepScheduler",
+    "IPNDMScheduler",
+    "ScoreSdeVeScheduler",
+    "ScoreSdeVpScheduler",
+    "KarrasVeScheduler",
+]
+_MODELS = ["UNet2DConditionModel", "UNet2DModel", "UNet1DModel", "AutoencoderKL", "VQModel"]
+_UNCONDITIONAL = [
+    "DDPMPipeline",
+    "DDIMPipeline",
+    "PNDMPipeline",
+    "ScoreSdeVePipeline",
+    "ScoreSdeVpPipeline",
+    "KarrasVePipeline",
+    "LDMPipeline",
+    "DanceDiffusionPipeline",
+]
+_STABLE_DIFFUSION = [
+    "StableDiffusionPipeline",
+    "StableDiffusionImg2ImgPipeline",
+    "StableDiffusionInpaintPipeline",
+    "StableDiffusionUpscalePipeline",
+    "StableDiffusionPipelineSafe",
+]
 
 _BY_CLASS: dict[tuple[str, str], str] = {
     **{("diffusers", name): "diffusekit-schedulers" for name in _SCHEDULERS},

@@ -28,7 +28,9 @@ class PluginSettings:
 
     @classmethod
     def from_environ(cls) -> PluginSettings:
-        blocked = frozenset(normalize_dist_name(d) for d in _split_list(os.environ.get(DISABLE_VAR, "")))
+        blocked = frozenset(
+            normalize_dist_name(d) for d in _split_list(os.environ.get(DISABLE_VAR, ""))
+        )
         prefer: dict[str, str] = {}
         for item in _split_list(os.environ.get(PREFER_VAR, "")):
             name, sep, dist = item.partition("=")

@@ -52,7 +52,7 @@ class FrozenConfig(dict[str, Any]):
         )
 
     __setitem__ = __delitem__ = __setattr__ = __delattr__ = _readonly
-    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _readonly
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (FrozenConfig, (dict(self),))
@@ -87,7 +87,7 @@ def _describe_error(error: Any) -> str:
     elif message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     found = error.get("input")
-    found_text = "" if error["type"] == "missing" else f", found {found!r}"
+    found_text = "" if error["type"] == "missing" or not error["loc"] else f", found {found!r}"
     return f"field '{field}': {message}{found_text}"
 
 
@@ -175,7 +175,9 @@ class ConfigMixin:
     # --------------------------------------------------------------------------- constructors
 
     @classmethod
-    def from_config(cls: type[Self], config: Mapping[str, Any] | None = None, **overrides: Any) -> Self:
+    def from_config(
+        cls: type[Self], config: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> Self:
         """Build an instance from a config mapping (a file's dict, or another object's config).
 
         Keys the other class only took as defaults are dropped so this class's defaults apply,
@@ -188,7 +190,9 @@ class ConfigMixin:
             )
         source = dict(config or {})
         used_defaults = set(source.pop("_use_default_values", None) or ())
-        values = {k: v for k, v in source.items() if k not in used_defaults and not k.startswith("_")}
+        values = {
+            k: v for k, v in source.items() if k not in used_defaults and not k.startswith("_")
+        }
         values.update(overrides)
         instance = cls(**values)
         private = {k: v for k, v in source.items() if k in ("_diffusers_version", "_name_or_path")}
@@ -206,7 +210,9 @@ class ConfigMixin:
         """Read this class's config file from a checkpoint folder or Hub repo, as a dict."""
         options = hub.HubOptions.pop_from(hub_options)
         if hub_options:
-            raise TypeError(f"{cls.__name__}.load_config: unexpected arguments {sorted(hub_options)}")
+            raise TypeError(
+                f"{cls.__name__}.load_config: unexpected arguments {sorted(hub_options)}"
+            )
         path = hub.fetch_file(
             pretrained_model_name_or_path, cls.config_name, subfolder=subfolder, options=options
         )

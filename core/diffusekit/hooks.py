@@ -34,7 +34,12 @@ class DiffusekitHookSpec:
 
     @hookspec
     def diffusekit_component_loaded(
-        self, name: str, component: Any, library: str | None, class_name: str | None, path: str | None
+        self,
+        name: str,
+        component: Any,
+        library: str | None,
+        class_name: str | None,
+        path: str | None,
     ) -> None:
         """A pipeline component `name` was loaded from `path` (None when passed in by the user)."""
 
@@ -43,5 +48,7 @@ class DiffusekitHookSpec:
         """A pipeline object was assembled from its components."""
 
     @hookspec
-    def diffusekit_step_end(self, pipeline: Any, step_index: int, timestep: Any, latents: Any) -> None:
+    def diffusekit_step_end(
+        self, pipeline: Any, step_index: int, timestep: Any, latents: Any
+    ) -> None:
         """A denoising step ended; `latents` are the loop's current latents (do not mutate)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import CheckpointError
 
-HUB_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "force_download", "proxies")
+HUB_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "force_download")
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,6 @@ class HubOptions:
     local_files_only: bool = False
     token: str | bool | None = None
     force_download: bool = False
-    proxies: dict[str, str] | None = None
 
     @classmethod
     def pop_from(cls, kwargs: dict[str, Any]) -> HubOptions:
@@ -68,11 +67,10 @@ def _download(repo_id: str, filename: str, subfolder: str | None, options: HubOp
                 filename,
                 subfolder=subfolder or None,
                 revision=options.revision,
-                cache_dir=options.cache_dir,
+                cache_dir=None if options.cache_dir is None else str(options.cache_dir),
                 local_files_only=options.offline(),
                 token=options.token,
                 force_download=options.force_download,
-                proxies=options.proxies,
             )
         )
     except HFValidationError as exc:

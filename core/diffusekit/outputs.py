@@ -22,7 +22,9 @@ class BaseOutput:
 
     def items(self) -> list[tuple[str, Any]]:
         fields = dataclasses.fields(self)  # type: ignore[arg-type]
-        return [(f.name, getattr(self, f.name)) for f in fields if getattr(self, f.name) is not None]
+        return [
+            (f.name, getattr(self, f.name)) for f in fields if getattr(self, f.name) is not None
+        ]
 
     def __getitem__(self, key: int | slice | str) -> Any:
         if isinstance(key, str):

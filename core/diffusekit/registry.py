@@ -256,7 +256,7 @@ def _resolve_uncached(library: str, class_name: str) -> type | None:
             return override
     entry = select(COMPONENTS, _key(library, class_name))
     if entry is not None:
-        return load_entry(entry)  # type: ignore[no-any-return]
+        return load_entry(entry)
     resolver_entry = select(LIBRARIES, library)
     if resolver_entry is None:
         return None
@@ -269,7 +269,9 @@ def _resolve_uncached(library: str, class_name: str) -> type | None:
             f"'{class_name}': {type(exc).__name__}: {exc}"
         ) from exc
     if cls is not None:
-        _check_kind(COMPONENTS, _key(library, class_name), cls, f"library resolver {resolver_entry.dist}")
+        _check_kind(
+            COMPONENTS, _key(library, class_name), cls, f"library resolver {resolver_entry.dist}"
+        )
     return cls
 
 
@@ -340,12 +342,20 @@ def list_entries(group: str | None = None) -> list[Claim]:
         for name, claims in sorted(names.items()):
             for entry in claims:
                 rows.append(
-                    Claim(group_name, name, entry.value, entry.dist.name, entry.dist.version,
-                          _status(found, entry, claims))
+                    Claim(
+                        group_name,
+                        name,
+                        entry.value,
+                        entry.dist.name,
+                        entry.dist.version,
+                        _status(found, entry, claims),
+                    )
                 )
     if group in (None, COMPONENTS):
         for key, target in sorted(_state.registrations.items()):
-            shown = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+            shown = (
+                target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+            )
             rows.append(Claim(COMPONENTS, key, shown, "<register()>", "", "registered"))
     return rows
 
@@ -361,10 +371,16 @@ class Explanation:
 def explain(name: str) -> Explanation:
     """Who claims `name` (a component `<library>.<Class>` or a library), who wins, and why."""
     found = discovery()
-    group = COMPONENTS if name in found.entries.get(COMPONENTS, {}) or name in _state.registrations else LIBRARIES
+    group = (
+        COMPONENTS
+        if name in found.entries.get(COMPONENTS, {}) or name in _state.registrations
+        else LIBRARIES
+    )
     claims = [c for c in list_entries(group) if c.name == name]
     if name in _state.registrations:
-        return Explanation(name, claims, "<register()>", "a programmatic register() beats every entry point")
+        return Explanation(
+            name, claims, "<register()>", "a programmatic register() beats every entry point"
+        )
     if not claims:
         library, _, cls = name.rpartition(".")
         hint = _providers.install_hint(library, cls) if library else None

@@ -27,7 +27,9 @@ def test_step_hook_is_called_through_a_fake_distribution(fake_distribution):
         modules={"recorder_plugin.py": RECORDING_PLUGIN},
     )
     for i in range(3):
-        _hook_manager.notify("diffusekit_step_end", pipeline=None, step_index=i, timestep=i, latents=None)
+        _hook_manager.notify(
+            "diffusekit_step_end", pipeline=None, step_index=i, timestep=i, latents=None
+        )
     import recorder_plugin
 
     assert recorder_plugin.CALLS == [0, 1, 2]
@@ -46,7 +48,9 @@ def test_broken_hook_module_is_skipped_with_a_warning(fake_distribution):
         modules={"bad_hooks.py": "raise ImportError('missing dependency xyz')\n"},
     )
     with pytest.warns(DiffusekitWarning, match=r"bad-hooks 0.3.*missing dependency xyz"):
-        _hook_manager.notify("diffusekit_step_end", pipeline=None, step_index=7, timestep=7, latents=None)
+        _hook_manager.notify(
+            "diffusekit_step_end", pipeline=None, step_index=7, timestep=7, latents=None
+        )
     import good_hooks
 
     assert good_hooks.CALLS == [7]
@@ -111,4 +115,6 @@ def test_resolve_hook_overrides_entry_points(fake_distribution):
 def test_no_hook_plugins_means_no_pluggy_work(diffusekit_registry, monkeypatch):
     monkeypatch.setattr(_hook_manager, "plugin_manager", lambda: pytest.fail("manager built"))
     if not _hook_manager.has_plugins():
-        _hook_manager.notify("diffusekit_step_end", pipeline=None, step_index=0, timestep=0, latents=None)
+        _hook_manager.notify(
+            "diffusekit_step_end", pipeline=None, step_index=0, timestep=0, latents=None
+        )

@@ -22,11 +22,7 @@ def test_import_loads_no_heavy_modules():
 
 
 def test_public_names_resolve_lazily():
-    out = run(
-        "import sys, diffusekit\n"
-        "diffusekit.ConfigMixin\n"
-        "print('torch' in sys.modules)"
-    )
+    out = run("import sys, diffusekit\ndiffusekit.ConfigMixin\nprint('torch' in sys.modules)")
     assert out == "False"
 
 
@@ -34,10 +30,27 @@ def test_public_api_is_pinned():
     import diffusekit
 
     assert set(diffusekit.__all__) == {
-        "__version__", "ConfigMixin", "FrozenConfig", "BaseConfig", "ModelMixin", "SchedulerMixin",
-        "SchedulerConfig", "SchedulerOutput", "DiffusekitError", "MissingComponentError",
-        "PluginError", "ConfigError", "CheckpointError", "RemoteCodeError", "registry", "hooks",
-        "errors", "config", "modeling", "scheduling", "testing",
+        "__version__",
+        "ConfigMixin",
+        "FrozenConfig",
+        "BaseConfig",
+        "ModelMixin",
+        "SchedulerMixin",
+        "SchedulerConfig",
+        "SchedulerOutput",
+        "DiffusekitError",
+        "MissingComponentError",
+        "PluginError",
+        "ConfigError",
+        "CheckpointError",
+        "RemoteCodeError",
+        "registry",
+        "hooks",
+        "errors",
+        "config",
+        "modeling",
+        "scheduling",
+        "testing",
     }
 
 

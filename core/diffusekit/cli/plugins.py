@@ -30,13 +30,14 @@ def list_command(as_json: bool) -> None:
     if not rows:
         click.echo("no diffusekit plugins installed (pip install diffusekit-schedulers ...)")
         return
-    table = [("GROUP", "NAME", "TARGET", "DISTRIBUTION", "VERSION", "STATUS")]
+    header = ("GROUP", "NAME", "TARGET", "DISTRIBUTION", "VERSION", "STATUS")
+    table: list[tuple[str, ...]] = [header]
     table += [
         (_short_group(r.group), r.name, r.target, r.distribution, r.version, r.status) for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
 
 
 @plugins.command("check")

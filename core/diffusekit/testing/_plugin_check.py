@@ -26,7 +26,9 @@ def check_distribution(dist_name: str) -> PluginCheck:
     key = normalize_dist_name(dist_name)
     result = PluginCheck(dist_name)
     if key not in found.distributions:
-        result.problems.append(f"distribution {dist_name!r} is not installed or has no diffusekit entry points")
+        result.problems.append(
+            f"distribution {dist_name!r} is not installed or has no diffusekit entry points"
+        )
         return result
     for group, names in sorted(found.entries.items()):
         for name, claims in sorted(names.items()):

@@ -1,0 +1,65 @@
+"""Development sessions: tests, the core alone, each plugin alone, lint, benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ("-c", str(ROOT / "constraints" / "dev.txt"))
+PLUGINS = ("schedulers", "models")
+TEST_TOOLS = ("pytest>=8", "pytest-xdist>=3", "psutil>=5.9")
+REFERENCE = ("diffusers", "transformers", "scipy")
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def install_project(session: nox.Session, *plugins: str) -> None:
+    editable = ["-e", "."]
+    for plugin in plugins:
+        editable += ["-e", f"plugins/{plugin}"]
+    session.install(*CONSTRAINTS, *editable)
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole suite: core, every plugin, and parity with the reference."""
+    install_project(session, *PLUGINS)
+    session.install(*CONSTRAINTS, *TEST_TOOLS, *REFERENCE)
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session(python="3.11")
+def core(session: nox.Session) -> None:
+    """The core installed alone, with no plugin beside it."""
+    install_project(session)
+    session.install(*CONSTRAINTS, *TEST_TOOLS)
+    session.run("pytest", "tests/core", "-q", *session.posargs)
+
+
+@nox.session(python="3.11", name="plugin")
+@nox.parametrize("plugin", PLUGINS)
+def plugin_alone(session: nox.Session, plugin: str) -> None:
+    """One plugin with only the core beside it (no reference, no other plugin)."""
+    install_project(session, plugin)
+    session.install(*CONSTRAINTS, *TEST_TOOLS)
+    session.run("pytest", f"tests/{plugin}", "-q", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6", "mypy>=1.10", *CONSTRAINTS, "pydantic>=2.5", "pluggy", "click")
+    session.run("ruff", "check", "core", "plugins", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "core", "plugins", "tests", "bench", "noxfile.py")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Every benchmark, diffusekit against the reference in the same run."""
+    install_project(session, *PLUGINS)
+    session.install(*CONSTRAINTS, "psutil>=5.9", *REFERENCE)
+    for script in sorted((ROOT / "bench").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)
