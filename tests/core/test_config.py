@@ -36,9 +36,11 @@ class Beta(SchedulerMixin):
 
 @pytest.fixture
 def toy_family(diffusekit_registry):
-    with diffusekit_registry.registered("toylib", "AlphaScheduler", Alpha):
-        with diffusekit_registry.registered("toylib", "BetaScheduler", Beta):
-            yield
+    with (
+        diffusekit_registry.registered("toylib", "AlphaScheduler", Alpha),
+        diffusekit_registry.registered("toylib", "BetaScheduler", Beta),
+    ):
+        yield
 
 
 def test_defaults_and_attribute_access():
@@ -83,7 +85,7 @@ def test_bad_file_is_named(tmp_path):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(CheckpointError, match="scheduler_config.json: file not found"):
+    with pytest.raises(CheckpointError, match=r"scheduler_config\.json: file not found"):
         Alpha.from_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="neither a local folder nor a valid Hub repo id"):
         Alpha.from_pretrained(tmp_path / "nowhere")
