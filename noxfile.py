@@ -50,7 +50,8 @@ def plugin_alone(session: nox.Session, plugin: str) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6", "mypy>=1.10", *CONSTRAINTS, "pydantic>=2.5", "pluggy", "click")
+    install_project(session)
+    session.install(*CONSTRAINTS, "ruff>=0.6", "mypy>=1.10")
     session.run("ruff", "check", "core", "plugins", "tests", "bench", "noxfile.py")
     session.run("ruff", "format", "--check", "core", "plugins", "tests", "bench", "noxfile.py")
     session.run("mypy")
