@@ -7,8 +7,8 @@ weight (a memory-mapped load is lazy, so "ready" includes touching the pages), a
 peak RSS above the pre-load RSS. Runs are interleaved; medians are printed, plus one JSON
 line per run and per summary.
 
-    /work/venv/bin/python bench/bench_model_load.py --repeat 5
-    /work/venv/bin/python bench/bench_model_load.py --repeat 5 --dtype float16
+    python bench/bench_model_load.py --repeat 5
+    python bench/bench_model_load.py --repeat 5 --dtype float16
 
 The reference is measured as installed here (no `accelerate`: it falls back to
 low_cpu_mem_usage=False) and, when bench/.cache/accelerate-site holds accelerate

@@ -1,6 +1,6 @@
 """Microseconds per scheduler `step` on a 1x4x64x64 latent: diffusekit vs the reference.
 
-Run: /work/venv/bin/python bench/bench_scheduler_step.py [--steps 50] [--repeats 5]
+Run: python bench/bench_scheduler_step.py [--steps 50] [--repeats 5]
 Prints a table and one JSON line per scheduler. Each repetition runs a whole trajectory on a
 fresh schedule and times only the `step` calls; the figure is the median over all timed calls.
 """

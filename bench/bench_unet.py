@@ -11,7 +11,7 @@ RSS, and achieved GFLOP/s at the best time (FLOPs counted with torch's FlopCount
 against this machine's fp32 matmul peak (measured here: best 4096^3 matmul, before and after the
 runs; oneDNN convolutions can exceed it).
 
-    /work/venv/bin/python bench/bench_unet.py --repeat 3
+    python bench/bench_unet.py --repeat 3
 """
 
 from __future__ import annotations
