@@ -48,6 +48,55 @@ class KDiffusionConfig(BetaConfig):
     steps_offset: int = 0
 
 
+class StepCounter:
+    """The step-index bookkeeping of schedulers that count their own steps.
+
+    Each `step` looks up its position once (from `begin_index`, or by finding the timestep in
+    the schedule) and then advances `_step_index`; `set_timesteps` resets both to None.
+    """
+
+    timesteps: torch.Tensor
+    _step_index: int | None
+    _begin_index: int | None
+
+    @property
+    def step_index(self) -> int | None:
+        return self._step_index
+
+    @property
+    def begin_index(self) -> int | None:
+        return self._begin_index
+
+    def set_begin_index(self, begin_index: int = 0) -> None:
+        """Start stepping at this index of the schedule (image-to-image starts midway)."""
+        self._begin_index = begin_index
+
+    def index_for_timestep(
+        self, timestep: Any, schedule_timesteps: torch.Tensor | None = None
+    ) -> int:
+        """Position of `timestep` in the schedule; the second match when it occurs twice
+        (second-order samplers repeat timesteps, and a fresh call starts on the repeat)."""
+        schedule = self.timesteps if schedule_timesteps is None else schedule_timesteps
+        if isinstance(timestep, torch.Tensor):
+            timestep = timestep.to(schedule.device)
+        hits = (schedule == timestep).nonzero()
+        if len(hits) == 0:
+            return self._index_of_absent_timestep(timestep)
+        return int(hits[1 if len(hits) > 1 else 0])
+
+    def _current_index(self, timestep: Any) -> int:
+        if self._step_index is None:
+            self._step_index = (
+                self.index_for_timestep(timestep)
+                if self._begin_index is None
+                else self._begin_index
+            )
+        return self._step_index
+
+    def _index_of_absent_timestep(self, timestep: Any) -> int:
+        raise ValueError(f"timestep {timestep!r} is not in this scheduler's timesteps")
+
+
 class BetaScheduler(SchedulerMixin):
     """A scheduler whose training noise is q(x_t | x_0) with the config's betas (DDPM, eq. 4)."""
 
@@ -98,7 +147,7 @@ class BetaScheduler(SchedulerMixin):
         return int(self.config.num_train_timesteps)
 
 
-class SigmaScheduler(BetaScheduler):
+class SigmaScheduler(StepCounter, BetaScheduler):
     """Base of the k-diffusion samplers: x = x0 + sigma eps, network input x / sqrt(sigma^2+1).
 
     Subclasses fill `timesteps` and `sigmas` in `set_timesteps` through `_set_schedule`.
@@ -162,42 +211,6 @@ class SigmaScheduler(BetaScheduler):
         if self.config.get("timestep_spacing") in ("linspace", "trailing"):
             return top
         return (top**2 + 1) ** 0.5
-
-    # ------------------------------------------------------------------ step counter
-
-    @property
-    def step_index(self) -> int | None:
-        return self._step_index
-
-    @property
-    def begin_index(self) -> int | None:
-        return self._begin_index
-
-    def set_begin_index(self, begin_index: int = 0) -> None:
-        """Start stepping at this index of the schedule (image-to-image starts midway)."""
-        self._begin_index = begin_index
-
-    def index_for_timestep(
-        self, timestep: Any, schedule_timesteps: torch.Tensor | None = None
-    ) -> int:
-        """Position of `timestep` in the schedule; the second match when it occurs twice
-        (second-order samplers repeat timesteps, and a fresh call starts on the repeat)."""
-        schedule = self.timesteps if schedule_timesteps is None else schedule_timesteps
-        if isinstance(timestep, torch.Tensor):
-            timestep = timestep.to(schedule.device)
-        hits = (schedule == timestep).nonzero()
-        if len(hits) == 0:
-            raise ValueError(f"timestep {timestep!r} is not in this scheduler's timesteps")
-        return int(hits[1 if len(hits) > 1 else 0])
-
-    def _current_index(self, timestep: Any) -> int:
-        if self._step_index is None:
-            self._step_index = (
-                self.index_for_timestep(timestep)
-                if self._begin_index is None
-                else self._begin_index
-            )
-        return self._step_index
 
     # ------------------------------------------------------------------ model I/O
 

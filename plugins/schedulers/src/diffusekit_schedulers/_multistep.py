@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from ._base import BetaConfig, BetaScheduler
+from ._base import BetaConfig, BetaScheduler, StepCounter
 from ._noise import randn
 from ._sigmas import chosen_ramp, ramp_sigmas, sigma_to_t
 from ._sigmas import sigmas_from_alphas_cumprod as train_sigmas
@@ -229,7 +229,7 @@ def lu_lambda_schedule(
 # ---------------------------------------------------------------------------- the base class
 
 
-class ExponentialIntegratorScheduler(BetaScheduler):
+class ExponentialIntegratorScheduler(StepCounter, BetaScheduler):
     """Base of the solvers that step x_t along lambda with precomputed linear updates.
 
     Subclasses implement `set_timesteps` (calling `_store_schedule`) and `step`. Per-call state
@@ -292,41 +292,9 @@ class ExponentialIntegratorScheduler(BetaScheduler):
                 f"{type(self).__name__}.step: call set_timesteps(...) before stepping"
             )
 
-    # ------------------------------------------------------------------ step counter
-
-    @property
-    def step_index(self) -> int | None:
-        return self._step_index
-
-    @property
-    def begin_index(self) -> int | None:
-        return self._begin_index
-
-    def set_begin_index(self, begin_index: int = 0) -> None:
-        """Start stepping at this index of the schedule (image-to-image starts midway)."""
-        self._begin_index = begin_index
-
-    def index_for_timestep(
-        self, timestep: Any, schedule_timesteps: torch.Tensor | None = None
-    ) -> int:
-        """Position of `timestep` in the schedule: its second occurrence if repeated, the last
-        index if absent (as the reference does)."""
-        schedule = self.timesteps if schedule_timesteps is None else schedule_timesteps
-        if isinstance(timestep, torch.Tensor):
-            timestep = timestep.to(schedule.device)
-        hits = (schedule == timestep).nonzero()
-        if len(hits) == 0:
-            return len(self.timesteps) - 1
-        return int(hits[1 if len(hits) > 1 else 0])
-
-    def _current_index(self, timestep: Any) -> int:
-        if self._step_index is None:
-            self._step_index = (
-                self.index_for_timestep(timestep)
-                if self._begin_index is None
-                else self._begin_index
-            )
-        return self._step_index
+    def _index_of_absent_timestep(self, timestep: Any) -> int:
+        """A timestep off the schedule maps to its last entry, as the reference does."""
+        return len(self.timesteps) - 1
 
     def _push_output(self, converted: torch.Tensor) -> None:
         self.model_outputs = [*self.model_outputs[1:], converted]
