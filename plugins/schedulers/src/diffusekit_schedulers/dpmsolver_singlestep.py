@@ -25,7 +25,7 @@ from ._multistep import (
     solver_timesteps,
 )
 from ._sigmas import chosen_ramp, interpolate_sigmas
-from .dpmsolver_multistep import DATA_PREDICTION, check_final_sigma
+from .dpmsolver_multistep import DATA_PREDICTION, DPMSolverMultistepScheduler, check_final_sigma
 
 
 class DPMSolverSinglestepConfig(MultistepConfig):
@@ -183,17 +183,7 @@ class DPMSolverSinglestepScheduler(ExponentialIntegratorScheduler):
             for i in range(n)
         )
 
-    def convert_model_output(
-        self, model_output: torch.Tensor, sample: torch.Tensor, index: int | None = None
-    ) -> torch.Tensor:
-        """x0 (dpmsolver++ variants) or eps (dpmsolver) at the current step."""
-        i = self._step_index if index is None else index
-        c = self.config
-        if c.variance_type is not None and c.prediction_type == "epsilon":
-            model_output = model_output[:, : model_output.shape[1] // 2]
-        if c.algorithm_type in DATA_PREDICTION:
-            return self.data_prediction(model_output, sample, i)
-        return self.noise_prediction(model_output, sample, i)
+    convert_model_output = DPMSolverMultistepScheduler.convert_model_output
 
     def step(
         self,
