@@ -115,10 +115,3 @@ def _swap_in(staging: Path, target: Path) -> None:
         os.replace(retired, target)
         raise
     shutil.rmtree(retired, ignore_errors=True)
-
-
-def ensure_dir(path: str | os.PathLike[str], *, what: str) -> Path:
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise CheckpointError(f"{path}: expected a folder for {what}, found a file")
-    return path

@@ -181,12 +181,17 @@ def select(group: str, name: str) -> EntryPoint | None:
     return usable[0]
 
 
+def _import_object(module: str, attr: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
 def load_entry(entry: EntryPoint) -> Any:
     """Import the object an entry point names, blaming its distribution if that fails."""
     try:
-        obj: Any = importlib.import_module(entry.module)
-        for part in filter(None, entry.attr.split(".")):
-            obj = getattr(obj, part)
+        obj = _import_object(entry.module, entry.attr)
     except Exception as exc:
         raise PluginImportError(
             f"plugin distribution {entry.dist} failed to provide '{entry.name}' "
@@ -214,9 +219,7 @@ def _load_target(key: str, target: Target) -> type:
         return target
     module, _, attr = target.partition(":")
     try:
-        obj: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
+        obj = _import_object(module, attr)
     except Exception as exc:
         raise PluginImportError(
             f"registered target for '{key}' ({target}) failed to load: {exc}"
