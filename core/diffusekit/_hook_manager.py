@@ -84,3 +84,12 @@ def notify(hook_name: str, **kwargs: Any) -> None:
     caller = getattr(plugin_manager().hook, hook_name)
     if caller.get_hookimpls():
         caller(**kwargs)
+
+
+def load_options(library: str, component_class: type, options: dict[str, Any]) -> Any:
+    """A library plugin's answer to "which options does this loader take", or None."""
+    if not has_plugins():
+        return None
+    return plugin_manager().hook.diffusekit_load_options(
+        library=library, component_class=component_class, options=options
+    )

@@ -32,6 +32,20 @@ class DiffusekitHookSpec:
         answer wins.
         """
 
+    @hookspec(firstresult=True)
+    def diffusekit_load_options(
+        self, library: str, component_class: type, options: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Return the keyword arguments to pass to `component_class.from_pretrained`, or None.
+
+        `options` holds every loading option of the pipeline call under diffusekit's names
+        (``dtype``, ``variant``, ``use_safetensors``, ``low_cpu_mem_usage``, ``device_map`` and
+        the Hub options). A library plugin whose classes take other names or a subset (for
+        example a foreign library's ``torch_dtype``) answers for its own library and returns
+        None for the others. Without an answer the core passes the options the loader's
+        signature names.
+        """
+
     @hookspec
     def diffusekit_component_loaded(
         self,
