@@ -27,6 +27,13 @@ _LAZY: dict[str, str] = {
     "ConfigError": "diffusekit.errors",
     "CheckpointError": "diffusekit.errors",
     "RemoteCodeError": "diffusekit.errors",
+    "ImagePipelineOutput": "diffusekit.outputs",
+    "AudioPipelineOutput": "diffusekit.outputs",
+    "VaeImageProcessor": "diffusekit.image",
+    "make_image_grid": "diffusekit.image",
+    "export_to_gif": "diffusekit.image",
+    "export_to_wav": "diffusekit.image",
+    "load_image": "diffusekit.image",
 }
 _SUBMODULES = {"registry", "hooks", "errors", "config", "modeling", "scheduling", "testing"}
 
@@ -43,7 +50,15 @@ if TYPE_CHECKING:
         PluginError,
         RemoteCodeError,
     )
+    from .image import (
+        VaeImageProcessor,
+        export_to_gif,
+        export_to_wav,
+        load_image,
+        make_image_grid,
+    )
     from .modeling import ModelMixin
+    from .outputs import AudioPipelineOutput, ImagePipelineOutput
     from .scheduling import SchedulerConfig, SchedulerMixin, SchedulerOutput
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import PIL.Image
+    import torch
 
 
 class BaseOutput:
@@ -36,3 +42,22 @@ class BaseOutput:
 
     def __len__(self) -> int:
         return len(self.to_tuple())
+
+
+@dataclass
+class ImagePipelineOutput(BaseOutput):
+    """What image pipelines return: a list of PIL images, or an array / tensor of images.
+
+    The layout follows `output_type`: ``"pil"`` gives a list of `PIL.Image.Image`, ``"np"`` a
+    float array shaped (batch, height, width, channels) in [0, 1], ``"pt"`` a tensor shaped
+    (batch, channels, height, width), ``"latent"`` the latents unchanged.
+    """
+
+    images: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+
+
+@dataclass
+class AudioPipelineOutput(BaseOutput):
+    """What audio pipelines return: samples shaped (batch, channels, samples), in [-1, 1]."""
+
+    audios: np.ndarray | torch.Tensor
