@@ -206,7 +206,7 @@ class VaeImageProcessor(ConfigMixin):
         if self.config.do_convert_grayscale:
             image = _add_grey_channel(image)
         if isinstance(image, list) and image and getattr(image[0], "ndim", 0) == 4:
-            image = [_concat(image)]
+            image = _concat(image)
         if (isinstance(image, list) and not image) or not is_valid_image_list(image):
             raise ValueError(
                 "image: expected a PIL image, a numpy array or torch tensor (2, 3 or 4 "
