@@ -34,13 +34,46 @@ _LAZY: dict[str, str] = {
     "export_to_gif": "diffusekit.image",
     "export_to_wav": "diffusekit.image",
     "load_image": "diffusekit.image",
+    "DiffusionPipeline": "diffusekit.pipeline",
+    "AutoPipelineForText2Image": "diffusekit.auto",
+    "AutoPipelineForImage2Image": "diffusekit.auto",
+    "AutoPipelineForInpainting": "diffusekit.auto",
 }
-_SUBMODULES = {"registry", "hooks", "errors", "config", "modeling", "scheduling", "testing"}
+_SUBMODULES = {
+    "registry",
+    "hooks",
+    "errors",
+    "config",
+    "modeling",
+    "scheduling",
+    "testing",
+    "pipeline",
+    "kernel",
+    "auto",
+    "image",
+}
 
 __all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
 
 if TYPE_CHECKING:
-    from . import config, errors, hooks, modeling, registry, scheduling, testing
+    from . import (
+        auto,
+        config,
+        errors,
+        hooks,
+        image,
+        kernel,
+        modeling,
+        pipeline,
+        registry,
+        scheduling,
+        testing,
+    )
+    from .auto import (
+        AutoPipelineForImage2Image,
+        AutoPipelineForInpainting,
+        AutoPipelineForText2Image,
+    )
     from .config import BaseConfig, ConfigMixin, FrozenConfig
     from .errors import (
         CheckpointError,
@@ -59,6 +92,7 @@ if TYPE_CHECKING:
     )
     from .modeling import ModelMixin
     from .outputs import AudioPipelineOutput, ImagePipelineOutput
+    from .pipeline import DiffusionPipeline
     from .scheduling import SchedulerConfig, SchedulerMixin, SchedulerOutput
 
 

@@ -91,12 +91,12 @@ def _carry_over(old: Path, new: Path, replaced: tuple[str, ...]) -> None:
         if destination.exists() or any(entry.match(pattern) for pattern in replaced):
             continue
         if entry.is_dir():
-            shutil.copytree(entry, destination, copy_function=_link_or_copy)
+            shutil.copytree(entry, destination, copy_function=link_or_copy)
         else:
-            _link_or_copy(str(entry), str(destination))
+            link_or_copy(str(entry), str(destination))
 
 
-def _link_or_copy(src: str, dst: str) -> None:
+def link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
     except OSError:

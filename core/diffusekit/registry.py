@@ -40,6 +40,7 @@ __all__ = [
     "isolated",
     "list_entries",
     "load_entry",
+    "name_of",
     "refresh",
     "register",
     "registered",
@@ -276,6 +277,34 @@ def _resolve_uncached(library: str, class_name: str) -> type | None:
             COMPONENTS, _key(library, class_name), cls, f"library resolver {resolver_entry.dist}"
         )
     return cls
+
+
+def name_of(cls: type) -> tuple[str, str]:
+    """The ``(library, ClassName)`` pair a checkpoint should record for `cls`.
+
+    Looks at the libraries `cls` was already resolved from (a library resolver may serve a
+    legacy alias; the class's own name is recorded), at programmatic registrations, and at
+    component entry points whose target is `cls` (metadata only, nothing imported).
+    Library ``diffusers`` wins when several apply, since that is what reference checkpoints
+    name. A class nobody declares is recorded under its top-level package, as the reference does.
+    """
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    keys = [f"{lib}.{cls.__name__}" for (lib, _), loaded in _state.loaded.items() if loaded is cls]
+    keys += [key for key, value in _state.registrations.items() if value in (cls, target)]
+    for key, claims in discovery().entries.get(COMPONENTS, {}).items():
+        if any(_names_class(entry, cls) for entry in claims):
+            keys.append(key)
+    pairs = [key.rpartition(".")[::2] for key in keys]
+    if pairs:
+        pairs.sort(key=lambda p: (p[0] != "diffusers", p[1] != cls.__name__, p))
+        return pairs[0][0], pairs[0][1]
+    return cls.__module__.partition(".")[0], cls.__name__
+
+
+def _names_class(entry: EntryPoint, cls: type) -> bool:
+    if entry.attr != cls.__qualname__:
+        return False
+    return cls.__module__ == entry.module or cls.__module__.startswith(entry.module + ".")
 
 
 def component_names() -> list[str]:

@@ -51,6 +51,10 @@ def test_public_api_is_pinned():
         "export_to_gif",
         "export_to_wav",
         "load_image",
+        "DiffusionPipeline",
+        "AutoPipelineForText2Image",
+        "AutoPipelineForImage2Image",
+        "AutoPipelineForInpainting",
         "registry",
         "hooks",
         "errors",
@@ -58,6 +62,10 @@ def test_public_api_is_pinned():
         "modeling",
         "scheduling",
         "testing",
+        "pipeline",
+        "kernel",
+        "auto",
+        "image",
     }
 
 

@@ -1,0 +1,67 @@
+"""`DiffusionPipeline.save_pretrained`: one folder per component and ``model_index.json``.
+
+The whole checkpoint is written in a staging folder that replaces the target in one rename,
+so a crash leaves either the old checkpoint or the new one, never a mix that looks whole.
+Files of other variants already in the target are kept, as a model save keeps them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _files
+from ._model_index import MODEL_INDEX
+from .errors import CheckpointError
+
+if TYPE_CHECKING:
+    from .pipeline import DiffusionPipeline
+
+
+def save_pipeline(
+    pipeline: DiffusionPipeline,
+    save_directory: str | os.PathLike[str],
+    *,
+    safe_serialization: bool,
+    variant: str | None,
+    max_shard_size: int | str | None,
+) -> Path:
+    target = Path(save_directory)
+    options = {
+        "safe_serialization": safe_serialization,
+        "variant": variant,
+        "max_shard_size": max_shard_size,
+    }
+    with _files.atomic_directory(target, replaced=(MODEL_INDEX,)) as staging:
+        for name, component in pipeline.components.items():
+            if component is not None:
+                _save_component(name, component, target / name, staging / name, options)
+        _files.write_text_atomic(staging / MODEL_INDEX, _files.dump_json(model_index(pipeline)))
+    return target
+
+
+def model_index(pipeline: DiffusionPipeline) -> dict[str, Any]:
+    data = dict(pipeline.config)
+    data.pop("_name_or_path", None)
+    for name in pipeline.components:
+        data[name] = list(data[name])
+    return data
+
+
+def _save_component(
+    name: str, component: Any, old: Path, destination: Path, options: dict[str, Any]
+) -> None:
+    saver = getattr(component, "save_pretrained", None)
+    if not callable(saver):
+        raise CheckpointError(
+            f"component '{name}' ({type(component).__module__}.{type(component).__qualname__}) "
+            f"has no save_pretrained, so the pipeline cannot be saved"
+        )
+    if old.is_dir():
+        shutil.copytree(old, destination, copy_function=_files.link_or_copy)
+    parameters = inspect.signature(saver).parameters
+    accepted = {k: v for k, v in options.items() if k in parameters and v is not None}
+    saver(str(destination), **accepted)
