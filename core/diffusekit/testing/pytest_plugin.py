@@ -4,6 +4,8 @@
   both are restored afterwards.
 - ``fake_distribution``: a factory that "installs" a distribution with entry points and
   modules into a temporary folder on ``sys.path`` and refreshes discovery.
+- ``hub_server``: a local Hub (`diffusekit.testing.hub_server.HubServer`) that huggingface_hub
+  talks to for the test, with an empty cache folder.
 """
 
 from __future__ import annotations
@@ -51,3 +53,14 @@ def fake_distribution(
     for module in list(sys.modules):
         if module.split(".")[0] in added_modules:
             del sys.modules[module]
+
+
+@pytest.fixture
+def hub_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A running `diffusekit.testing.hub_server.HubServer`, with huggingface_hub pointed at it
+    and at an empty cache folder for this test (``hub_server.cache_dir``)."""
+    from diffusekit.testing.hub_server import HubServer
+
+    with HubServer() as server:
+        server.configure_client(monkeypatch, tmp_path / "hub-cache")
+        yield server
