@@ -329,7 +329,12 @@ def _error_message(
             "(expected a branch, tag or commit hash)"
         )
     if isinstance(exc, LocalEntryNotFoundError):
-        reason = _OFFLINE_HINT if options.offline() else "the Hub could not be reached"
+        if options.offline():
+            reason = _OFFLINE_HINT
+        else:
+            cause = exc.__cause__
+            detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+            reason = f"the Hub could not be reached{detail}"
         return f"{repo_id}: {where} is not in the local cache and {reason}"
     if isinstance(exc, EntryNotFoundError):
         return f"{repo_id}: the repository has no file {where} at revision {revision!r}"

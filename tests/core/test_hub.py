@@ -4,6 +4,7 @@ a subset pinned to one commit, the cache, offline mode and the errors users see.
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,22 @@ def go_offline(monkeypatch: pytest.MonkeyPatch, how: str) -> hub.HubOptions:
 
 def snapshot_files(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+# ------------------------------------------------------------------------------------ server
+
+
+def test_server_sends_the_headers_hf_hub_download_checks_and_no_xet(
+    hub_server: HubServer, repo: str
+) -> None:
+    url = f"{hub_server.endpoint}/{REPO}/resolve/main/unet/config.json"
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD")) as response:
+        headers = {name.lower(): value for name, value in response.headers.items()}
+    assert headers["x-repo-commit"] == repo
+    assert headers["content-length"] == str(len(FILES["unet/config.json"]))
+    assert headers["etag"].startswith('"') and len(headers["etag"]) == 42
+    assert not [name for name in headers if name.startswith("x-xet")]
+    assert hub_server.requests == [HubRequest("HEAD", f"/{REPO}/resolve/main/unet/config.json")]
 
 
 # ----------------------------------------------------------------------------------- listing
@@ -175,6 +192,8 @@ def test_unreachable_hub_falls_back_to_the_cache(hub_server: HubServer, repo: st
     listing = hub.list_repo(REPO)
     assert listing.cached and listing.commit == repo
     assert hub.download(listing, SUBSET) == root
+    with pytest.raises(CheckpointError, match=r"vae/config.json not in the local cache.*reached"):
+        hub.download(listing, ["vae/config.json"])
     with pytest.raises(
         CheckpointError, match=r"other/repo: nothing cached .* could not be reached"
     ):
