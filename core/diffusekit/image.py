@@ -21,6 +21,7 @@ import pydantic
 from . import _image_arrays as arrays
 from . import _image_geometry as geometry
 from ._image_arrays import is_tensor, is_valid_image, is_valid_image_list
+from ._image_inputs import as_image_list, concat_images
 from ._media_io import export_to_gif, export_to_wav, load_image, make_image_grid
 from .config import BaseConfig, ConfigMixin
 from .errors import DiffusekitWarning
@@ -185,11 +186,11 @@ class VaeImageProcessor(ConfigMixin):
             raise ValueError(
                 f"resize_mode: expected one of {list(geometry.RESIZE_MODES)}, found {resize_mode!r}"
             )
-        items = self._as_list(image)
+        items = as_image_list(image, grey=self.config.do_convert_grayscale)
         if isinstance(items[0], PIL.Image.Image):
             batch = self._pil_batch(items, height, width, resize_mode, crops_coords)
         else:
-            batch = _concat(items)
+            batch = concat_images(items)
             if isinstance(batch, np.ndarray):
                 batch = arrays.numpy_to_pt(batch)
             else:
@@ -201,22 +202,6 @@ class VaeImageProcessor(ConfigMixin):
                 height, width = self.get_default_height_width(batch, height, width)
                 batch = self.resize(batch, height, width)
         return self._finish(batch)
-
-    def _as_list(self, image: Any) -> list[Any]:
-        if self.config.do_convert_grayscale:
-            image = _add_grey_channel(image)
-        if isinstance(image, list) and image and getattr(image[0], "ndim", 0) == 4:
-            image = _concat(image)
-        if (isinstance(image, list) and not image) or not is_valid_image_list(image):
-            raise ValueError(
-                "image: expected a PIL image, a numpy array or torch tensor (2, 3 or 4 "
-                f"dimensions), or a non-empty list of these; found {_describe(image)}"
-            )
-        items = image if isinstance(image, list) else [image]
-        kinds = {_kind(item) for item in items}
-        if len(kinds) > 1:
-            raise ValueError(f"image: a list must hold one kind of image, found {sorted(kinds)}")
-        return items
 
     def _pil_batch(
         self,
@@ -312,37 +297,3 @@ class VaeImageProcessor(ConfigMixin):
         """Paste the inpainted `image` back into `init_image` where `mask` is white; with
         `crop_coords` (from `get_crop_region`), `image` covers only that box."""
         return geometry.apply_overlay(mask, init_image, image, crop_coords, self.config.resample)
-
-
-def _kind(image: Any) -> str:
-    if isinstance(image, PIL.Image.Image):
-        return "PIL.Image"
-    return "numpy array" if isinstance(image, np.ndarray) else "torch tensor"
-
-
-def _describe(image: Any) -> str:
-    if isinstance(image, list):
-        return f"a list of {sorted({type(item).__name__ for item in image})}"
-    shape = getattr(image, "shape", None)
-    return f"{type(image).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
-
-
-def _add_grey_channel(image: Any) -> Any:
-    """A 3-d array or tensor given to a grey processor is a batch of grey images (or one grey
-    image with its channel axis); give it the 4-d layout."""
-    if getattr(image, "ndim", 0) != 3:
-        return image
-    if is_tensor(image):
-        return image.unsqueeze(1)
-    if image.shape[-1] == 1:
-        return image[None]
-    return image[..., None]
-
-
-def _concat(items: list[Any]) -> Any:
-    """Join a list of images into one batch: 4-d items along the batch axis, others stacked."""
-    if isinstance(items[0], np.ndarray):
-        return np.concatenate(items) if items[0].ndim == 4 else np.stack(items)
-    import torch
-
-    return torch.cat(items) if items[0].ndim == 4 else torch.stack(items)

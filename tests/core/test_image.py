@@ -421,7 +421,8 @@ def test_load_image_converts_to_rgb_or_with_the_given_method(tmp_path):
 
 
 @pytest.fixture
-def image_server(tmp_path) -> Iterator[str]:
+def image_server(tmp_path, monkeypatch) -> Iterator[str]:
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
