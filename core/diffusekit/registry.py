@@ -23,6 +23,7 @@ from .errors import (
     MissingComponentError,
     PluginBlockedError,
     PluginConflictError,
+    PluginError,
     PluginImportError,
     PluginKindError,
 )
@@ -320,9 +321,19 @@ def _missing(library: str, class_name: str, requested_by: str | None) -> Missing
         library,
         class_name,
         requested_by=requested_by,
-        install_hint=_providers.install_hint(library, class_name),
+        install_hint=None
+        if _has_resolver(library)
+        else _providers.install_hint(library, class_name),
         close_matches=tuple(matches),
     )
+
+
+def _has_resolver(library: str) -> bool:
+    """An installed resolver for `library` already had its say: suggesting it would mislead."""
+    try:
+        return select(LIBRARIES, library) is not None
+    except PluginError:
+        return True
 
 
 # --------------------------------------------------------------------------------- listing
