@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from . import _hook_manager, _remote_code, hub, registry
 from ._load_options import dtype_for, options_for
 from ._model_index import MODEL_INDEX, ComponentSpec, ModelIndex, read_model_index
-from ._snapshot_files import select_files
+from ._snapshot_files import folder_variant, has_weights, select_files
 from .errors import CheckpointError, DiffusekitWarning
 
 if TYPE_CHECKING:
     from .pipeline import DiffusionPipeline
 
 _PIPELINE_OPTIONS = ("variant", "use_safetensors", "low_cpu_mem_usage", "device_map")
+_SPLITTING_DEVICE_MAPS = ("auto", "balanced_low_0", "sequential")
 _IGNORED_OPTIONS = ("proxies", "resume_download", "output_loading_info", "mirror", "provider")
 
 
@@ -43,6 +45,7 @@ class _Request:
         options = {name: rest.pop(name) for name in _PIPELINE_OPTIONS if name in rest}
         for name in _IGNORED_OPTIONS:
             rest.pop(name, None)
+        _check_device_map(options.get("device_map"))
         balanced = options.get("device_map") == "balanced"
         if balanced:
             del options["device_map"]
@@ -55,6 +58,29 @@ class _Request:
             custom_class_name=rest.pop("custom_class_name", None),
             balanced=balanced,
             rest=rest,
+        )
+
+
+def _check_device_map(device_map: Any) -> None:
+    """Pipelines place whole models: ``"balanced"`` over GPUs, or everything on one device."""
+    splitting = isinstance(device_map, str) and device_map in _SPLITTING_DEVICE_MAPS
+    if splitting or isinstance(device_map, Mapping):
+        raise ValueError(
+            f"from_pretrained: device_map={device_map!r} is not supported for a pipeline; "
+            "expected 'balanced' (whole models spread over the GPUs) or one device such as "
+            "'cuda' or 'cpu'"
+        )
+
+
+def _check_dtype_keys(dtype: Any, index: ModelIndex, pipeline_cls: type) -> None:
+    if not isinstance(dtype, Mapping):
+        return
+    known = {"default", *index.components, *init_parameters(pipeline_cls)}
+    unknown = sorted(str(key) for key in dtype if key not in known)
+    if unknown:
+        raise ValueError(
+            f"from_pretrained: dtype names {unknown}, which are not components of "
+            f"{pipeline_cls.__name__} ({', '.join(sorted(index.components))}) nor 'default'"
         )
 
 
@@ -72,9 +98,7 @@ def _pop_dtype(kwargs: dict[str, Any]) -> Any:
 def init_parameters(cls: type) -> dict[str, inspect.Parameter]:
     parameters = inspect.signature(cls).parameters
     return {
-        name: p
-        for name, p in parameters.items()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        name: p for name, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
 
 
@@ -97,6 +121,8 @@ def _pipeline_class(
 
     if request.custom_pipeline is not None:
         chosen = _custom_pipeline_class(request)
+    elif cls is not DiffusionPipeline:
+        return cls
     elif index.remote_module is not None:
         chosen = _remote_code.load_class(
             _remote_code.module_path(root, index.remote_module),
@@ -104,8 +130,6 @@ def _pipeline_class(
             trusted=request.trust_remote_code,
             why=f"{index.path} (_class_name [{index.remote_module!r}, {index.class_name!r}])",
         )
-    elif cls is not DiffusionPipeline:
-        return cls
     else:
         chosen = registry.resolve("diffusers", index.class_name, requested_by=f"{index.path}")
     if not (isinstance(chosen, type) and issubclass(chosen, DiffusionPipeline)):
@@ -185,7 +209,12 @@ def _component_class(name: str, spec: ComponentSpec, folder: Path, index: ModelI
 
 
 def _load_component(
-    name: str, spec: ComponentSpec, root: Path, index: ModelIndex, request: _Request
+    name: str,
+    spec: ComponentSpec,
+    root: Path,
+    index: ModelIndex,
+    request: _Request,
+    variant: str | None,
 ) -> Any:
     folder = root / name
     if not folder.is_dir():
@@ -200,7 +229,7 @@ def _load_component(
             f"{index.where(name)}: class {cls.__module__}.{cls.__qualname__} has no "
             f"from_pretrained, so it cannot be loaded from a checkpoint folder"
         )
-    options = {**request.options, "dtype": dtype_for(name, request.dtype)}
+    options = {**request.options, "variant": variant, "dtype": dtype_for(name, request.dtype)}
     component = loader(str(folder), **options_for(spec.library or "", cls, options))
     _hook_manager.notify(
         "diffusekit_component_loaded",
@@ -219,18 +248,56 @@ def _gather_components(
     parameters = init_parameters(pipeline_cls)
     required, optional = expected_components(pipeline_cls)
     components: dict[str, Any] = {}
-    for name in [*required, *optional]:
-        if name in request.rest:
+    for name in parameters:
+        is_component = name in index.components or name in required or name in optional
+        if is_component and name in request.rest:
             components[name] = request.rest.pop(name)
             _notify_passed(name, components[name])
-    for name, spec in index.components.items():
-        if name in components or name not in parameters:
-            continue
+    to_load = {
+        name: spec
+        for name, spec in index.components.items()
+        if name in parameters and name not in components
+    }
+    variants = _variants(to_load, root, index, request)
+    for name, spec in to_load.items():
         components[name] = (
-            None if spec.is_empty else _load_component(name, spec, root, index, request)
+            None
+            if spec.is_empty
+            else _load_component(name, spec, root, index, request, variants.get(name))
         )
-    _check_components(pipeline_cls, index, components, required, optional)
+    plain = set(index.values) | set(request.rest)
+    _check_components(pipeline_cls, index, components, required, optional, plain)
     return components
+
+
+def _variants(
+    to_load: dict[str, ComponentSpec], root: Path, index: ModelIndex, request: _Request
+) -> dict[str, str | None]:
+    """The variant each component folder loads: the one asked for where the folder has it.
+
+    Folders without weights of that variant load their plain files, as the reference does;
+    asking for a variant that no folder holds is an error.
+    """
+    variant = request.options.get("variant")
+    if variant is None:
+        return {}
+    use_safetensors = request.options.get("use_safetensors")
+    chosen: dict[str, str | None] = {}
+    weighted: list[str] = []
+    for name, spec in to_load.items():
+        folder = root / name
+        if spec.is_empty or not folder.is_dir():
+            continue
+        files = [p.name for p in folder.iterdir() if p.is_file()]
+        if has_weights(files):
+            weighted.append(name)
+        chosen[name] = folder_variant(files, variant, use_safetensors)
+    if weighted and all(chosen[name] is None for name in weighted):
+        raise CheckpointError(
+            f"{index.path}: variant={variant!r} was asked for, but no component folder holds "
+            f"weights of that variant (folders with weights: {', '.join(weighted)})"
+        )
+    return chosen
 
 
 def _notify_passed(name: str, component: Any) -> None:
@@ -251,8 +318,9 @@ def _check_components(
     components: dict[str, Any],
     required: list[str],
     optional: list[str],
+    plain: set[str],
 ) -> None:
-    missing = [name for name in required if components.get(name) is None and name not in optional]
+    missing = [name for name in required if components.get(name) is None and name not in plain]
     if missing:
         found = ", ".join(f"{n}={type(c).__name__}" for n, c in components.items()) or "nothing"
         raise CheckpointError(
@@ -285,6 +353,7 @@ def load_pipeline(
     passed = {name for name in request.rest}
     root, index = _open_checkpoint(source, request, passed)
     pipeline_cls = _pipeline_class(cls, index, root, request)
+    _check_dtype_keys(request.dtype, index, pipeline_cls)
     components = _gather_components(pipeline_cls, index, root, request)
     values = _plain_values(pipeline_cls, index, request)
     pipeline = pipeline_cls(**components, **values)

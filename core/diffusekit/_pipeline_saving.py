@@ -2,7 +2,8 @@
 
 The whole checkpoint is written in a staging folder that replaces the target in one rename,
 so a crash leaves either the old checkpoint or the new one, never a mix that looks whole.
-Files of other variants already in the target are kept, as a model save keeps them.
+Files of other variants already in the target are kept, as a model save keeps them; each
+component is written into an empty folder before they are linked in beside it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _files
 from ._model_index import MODEL_INDEX
+from ._snapshot_files import is_weights_of
 from .errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -60,8 +62,26 @@ def _save_component(
             f"component '{name}' ({type(component).__module__}.{type(component).__qualname__}) "
             f"has no save_pretrained, so the pipeline cannot be saved"
         )
-    if old.is_dir():
-        shutil.copytree(old, destination, copy_function=_files.link_or_copy)
     parameters = inspect.signature(saver).parameters
     accepted = {k: v for k, v in options.items() if k in parameters and v is not None}
+    destination.mkdir(parents=True)
     saver(str(destination), **accepted)
+    if old.is_dir():
+        _keep_other_variants(old, destination, options["variant"])
+
+
+def _keep_other_variants(old: Path, new: Path, variant: str | None) -> None:
+    """Carry over what the save did not write, except weights of the variant just saved.
+
+    The component is saved into an empty folder first and old files are linked in only
+    afterwards: a saver that writes files in place must never write through a hard link
+    into the checkpoint being replaced.
+    """
+    for entry in old.iterdir():
+        destination = new / entry.name
+        if destination.exists() or is_weights_of(entry.name, variant):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, destination, copy_function=_files.link_or_copy)
+        else:
+            _files.link_or_copy(str(entry), str(destination))

@@ -12,19 +12,23 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import ModuleType
 
 from .errors import RemoteCodeError
 
 
 def module_path(folder: Path, module_file: str) -> Path:
-    """``pipeline`` or ``pipeline.py`` inside `folder`, refusing paths that leave it."""
+    """``pipeline`` or ``pipeline.py`` inside `folder`, refusing names that leave it.
+
+    The check is on the name, not on the resolved file: files of a Hub snapshot are
+    symlinks into the cache's blob store, outside the snapshot folder by design.
+    """
     name = module_file if module_file.endswith(".py") else f"{module_file}.py"
-    path = (folder / name).resolve()
-    if folder.resolve() not in path.parents:
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts or parts[0] == "/" or ".." in parts or PureWindowsPath(name).drive:
         raise RemoteCodeError(f"{folder}: code file {module_file!r} points outside the checkpoint")
-    return path
+    return folder.joinpath(*parts)
 
 
 def load_class(path: Path, class_name: str | None, *, trusted: bool, why: str) -> type:

@@ -67,17 +67,41 @@ def _folder_files(paths: list[str], variant: str | None, use_safetensors: bool |
     return plain + [w.path for w in _pick_weights(weights, variant, use_safetensors)]
 
 
+def _formats(use_safetensors: bool | None) -> list[str]:
+    if use_safetensors is True:
+        return ["safetensors"]
+    return ["bin", "safetensors"] if use_safetensors is False else ["safetensors", "bin"]
+
+
 def _pick_weights(
     weights: list[_Weight], variant: str | None, use_safetensors: bool | None
 ) -> list[_Weight]:
-    formats = ["bin", "safetensors"] if use_safetensors is False else ["safetensors", "bin"]
-    if use_safetensors is True:
-        formats = ["safetensors"]
-    for fmt in formats:
+    """The first format (by preference) with weights, in `variant` if it has it, else plain."""
+    for fmt in _formats(use_safetensors):
         of_format = [w for w in weights if w.fmt == fmt]
-        wanted = [w for w in of_format if w.variant == variant]
-        if variant is not None and not wanted:
-            wanted = [w for w in of_format if w.variant is None]
+        chosen = variant if any(w.variant == variant for w in of_format) else None
+        wanted = [w for w in of_format if w.variant == chosen]
         if wanted:
             return wanted
     return []
+
+
+def is_weights_of(name: str, variant: str | None) -> bool:
+    """Whether `name` is a weights file or shard index of `variant` (None: plain), any format."""
+    weight = _weight(name)
+    return weight is not None and weight.variant == variant
+
+
+def has_weights(names: Iterable[str]) -> bool:
+    """Whether any of the file names is a weights file (or shard index)."""
+    return any(_weight(name) is not None for name in names)
+
+
+def folder_variant(
+    names: Iterable[str], variant: str | None, use_safetensors: bool | None
+) -> str | None:
+    """The variant a folder holding files `names` loads: `variant` when its chosen weights
+    are of that variant, None when the folder falls back to plain files (or has none)."""
+    weights = [w for name in names if (w := _weight(name)) is not None]
+    picked = _pick_weights(weights, variant, use_safetensors)
+    return picked[0].variant if picked else None

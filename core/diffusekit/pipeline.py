@@ -194,7 +194,8 @@ class DiffusionPipeline:
         """Keep models on the CPU and move each to `device` only while it runs.
 
         One model is on the accelerator at a time; memory drops to the largest model's
-        size at some cost in transfer time per call.
+        size at some cost in transfer time per call. Components named in
+        `_exclude_from_cpu_offload` move to `device` and stay there.
         """
         from ._offload import ModelOffload
 
@@ -204,6 +205,9 @@ class DiffusionPipeline:
         skip = set(self._exclude_from_cpu_offload)
         modules = [module for name, module in self._modules() if name not in skip]
         self._offload = ModelOffload(modules, target)
+        for name, module in self._modules():
+            if name in skip:
+                module.to(self._offload.device)
 
     def disable_model_cpu_offload(self) -> None:
         if self._offload is not None:
