@@ -9,6 +9,8 @@ import numpy as np
 import PIL.Image
 import torch
 
+from diffusekit.image import VaeImageProcessor
+
 Images = TypeVar("Images", torch.Tensor, np.ndarray)
 
 
@@ -41,11 +43,5 @@ def run_safety_checker(
 def to_pil(images: torch.Tensor | np.ndarray) -> list[PIL.Image.Image]:
     """PIL images from a tensor in [-1, 1] (NCHW) or an array in [0, 1] (NHWC or HWC)."""
     if isinstance(images, torch.Tensor):
-        unit = (images * 0.5 + 0.5).clamp(0, 1)
-        images = unit.cpu().permute(0, 2, 3, 1).float().numpy()
-    if images.ndim == 3:
-        images = images[None]
-    pixels = (images * 255).round().astype(np.uint8)
-    if pixels.shape[-1] == 1:
-        return [PIL.Image.fromarray(image[..., 0]) for image in pixels]
-    return [PIL.Image.fromarray(image) for image in pixels]
+        images = VaeImageProcessor.pt_to_numpy(VaeImageProcessor.denormalize(images))
+    return VaeImageProcessor.numpy_to_pil(images)
