@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .generate import generate
+from .inspection import inspect_command
 from .plugins import plugins
 
 
@@ -13,4 +15,6 @@ def main() -> None:
     """Run diffusion pipelines from Hugging Face-format checkpoints."""
 
 
+main.add_command(generate)
+main.add_command(inspect_command)
 main.add_command(plugins)

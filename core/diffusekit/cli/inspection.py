@@ -1,0 +1,120 @@
+"""`diffusekit inspect CHECKPOINT`: what a checkpoint holds and what it needs installed."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from ._errors import command_errors, one_line
+
+
+@click.command("inspect")
+@click.argument("checkpoint")
+@click.option("--check", is_flag=True, help="Also load the pipeline and report OK or the error.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def inspect_command(checkpoint: str, check: bool, as_json: bool, debug: bool) -> None:
+    """Show CHECKPOINT's pipeline class, components, providers, files and sizes.
+
+    Reads metadata only (no plugin is imported, no tensor is read) unless --check is given.
+    Exit status 1 when the checkpoint cannot be read or --check fails.
+    """
+    from ._checkpoint_report import build_report
+    from ._loading import check_source
+
+    with command_errors(debug):
+        check_source(checkpoint)
+        report = build_report(checkpoint)
+    if check:
+        report.check = _load_check(checkpoint, debug)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for line in render(report):
+            click.echo(line)
+    if report.check is not None and not report.check.startswith("OK"):
+        raise click.exceptions.Exit(1)
+
+
+def _load_check(checkpoint: str, debug: bool) -> str:
+    from ..pipeline import DiffusionPipeline
+
+    start = time.perf_counter()
+    try:
+        DiffusionPipeline.from_pretrained(checkpoint)
+    except Exception as exc:
+        if debug:
+            raise
+        return f"FAILED: {one_line(exc)}"
+    return f"OK ({time.perf_counter() - start:.1f} s)"
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "size unknown (not downloaded)"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _provider_text(provider: Any) -> str:
+    if provider is None:
+        return "-"
+    if provider.status in ("ok", "library-resolver"):
+        via = " (library resolver)" if provider.status == "library-resolver" else ""
+        return f"{provider.distribution} {provider.version}{via}"
+    if provider.status == "registered":
+        return "register() in this process"
+    if provider.status == "missing":
+        return f"MISSING: {provider.install or 'no known distribution provides it'}"
+    return f"{provider.status.upper()}: {provider.problem}"
+
+
+def _component_lines(component: Any) -> list[str]:
+    if component.class_name is None:
+        return [f"  {component.name}: None (optional component saved as None)"]
+    lines = [
+        f"  {component.name}: {component.library}.{component.class_name}  "
+        f"[{_provider_text(component.provider)}]"
+    ]
+    details = []
+    if component.weights:
+        details.append(f"formats: {', '.join(component.formats)}")
+        details.append(f"variants: {', '.join(component.variants)}")
+        params = component.parameters
+        dtypes = sorted({d for f in component.weights for d in f.dtypes})
+        if params is not None:
+            details.append(f"{params:,} parameters ({', '.join(dtypes)})")
+    else:
+        details.append("no weights")
+    details.append(f"{human_size(component.size)} on disk")
+    lines.append("      " + "; ".join(details))
+    return lines
+
+
+def render(report: Any) -> list[str]:
+    lines = [
+        f"checkpoint: {report.source}",
+        f"pipeline: {report.pipeline_class}  [{_provider_text(report.pipeline_provider)}]",
+    ]
+    if report.families:
+        lines.append(f"model family (AutoPipeline): {', '.join(report.families)}")
+    lines.append("components:")
+    for component in report.components:
+        lines += _component_lines(component)
+    for key, value in report.values.items():
+        lines.append(f"  {key} = {value!r}")
+    total = [c.parameters for c in report.components if c.parameters is not None]
+    sizes = [c.size for c in report.components]
+    known = all(s is not None for s in sizes)
+    disk = human_size(sum(s for s in sizes if s is not None) if known else None)
+    lines.append(f"total: {sum(total):,} parameters; {disk} on disk")
+    if report.check is not None:
+        lines.append(f"load check: {report.check}")
+    return lines
