@@ -159,29 +159,51 @@ def _custom_pipeline_class(request: _Request) -> type:
 # --------------------------------------------------------------------------- the checkpoint
 
 
-def _open_checkpoint(
-    source: str | os.PathLike[str], request: _Request, passed: set[str]
-) -> tuple[Path, ModelIndex]:
-    """The local root and parsed index; for a repo id, download only the files needed."""
+@dataclass
+class _Checkpoint:
+    """Where a checkpoint's files are: a local folder, or a Hub repo's snapshot in the cache."""
+
+    root: Path
+    index: ModelIndex
+    listing: hub.RepoListing | None = None
+
+
+def _open_checkpoint(source: str | os.PathLike[str], request: _Request) -> _Checkpoint:
+    """The parsed index; for a repo id, one listing and the download of the index (and of
+    the pipeline's code file when the user trusts checkpoint code)."""
     if hub.is_local(source):
         root = Path(source)
-        return root, read_model_index(hub.fetch_file(root, MODEL_INDEX))
+        return _Checkpoint(root, read_model_index(hub.fetch_file(root, MODEL_INDEX)))
     listing = hub.list_repo(str(source), request.hub)
     if MODEL_INDEX not in listing.files:
         raise CheckpointError(f"{source}: the repository has no {MODEL_INDEX}")
     root = hub.download(listing, [MODEL_INDEX], request.hub)
     index = read_model_index(root / MODEL_INDEX)
+    code = [name for name in _top_level_code(index, request) if name in listing.files]
+    return _Checkpoint(hub.download(listing, code, request.hub), index, listing)
+
+
+def _fetch_components(
+    checkpoint: _Checkpoint, pipeline_cls: type, request: _Request, passed: set[str]
+) -> Path:
+    """For a repo, download the files of the component folders the pipeline class takes and
+    the user did not pass in: one weights set per folder (see `select_files`)."""
+    if checkpoint.listing is None:
+        return checkpoint.root
+    parameters = init_parameters(pipeline_cls)
     folders = [
-        name for name, spec in index.components.items() if not spec.is_empty and name not in passed
+        name
+        for name, spec in checkpoint.index.components.items()
+        if not spec.is_empty and name in parameters and name not in passed
     ]
     files = select_files(
-        listing.files,
+        checkpoint.listing.files,
         folders,
         variant=request.options.get("variant"),
         use_safetensors=request.options.get("use_safetensors"),
-        top_level=_top_level_code(index, request),
+        top_level=_top_level_code(checkpoint.index, request),
     )
-    return hub.download(listing, files, request.hub), index
+    return hub.download(checkpoint.listing, files, request.hub)
 
 
 def _top_level_code(index: ModelIndex, request: _Request) -> list[str]:
@@ -350,10 +372,12 @@ def load_pipeline(
     cls: type[DiffusionPipeline], source: str | os.PathLike[str], kwargs: dict[str, Any]
 ) -> Any:
     request = _Request.parse(kwargs)
-    passed = {name for name in request.rest}
-    root, index = _open_checkpoint(source, request, passed)
-    pipeline_cls = _pipeline_class(cls, index, root, request)
+    passed = set(request.rest)
+    checkpoint = _open_checkpoint(source, request)
+    index = checkpoint.index
+    pipeline_cls = _pipeline_class(cls, index, checkpoint.root, request)
     _check_dtype_keys(request.dtype, index, pipeline_cls)
+    root = _fetch_components(checkpoint, pipeline_cls, request, passed)
     components = _gather_components(pipeline_cls, index, root, request)
     values = _plain_values(pipeline_cls, index, request)
     pipeline = pipeline_cls(**components, **values)

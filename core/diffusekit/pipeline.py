@@ -149,7 +149,11 @@ class DiffusionPipeline:
         ]
 
     def to(self: P, *args: Any, **kwargs: Any) -> P:
-        """Move every module: ``to("cuda")``, ``to(torch.float16)``, ``to("cuda", dtype)``."""
+        """Move every module: ``to("cuda")``, ``to(torch.float16)``, ``to("cuda", dtype)``.
+
+        ``silence_dtype_warnings=`` is accepted (and ignored) for code written for the
+        reference; no dtype warning is emitted here.
+        """
         device, dtype = _parse_to_arguments(args, kwargs)
         if device is not None and self._offload is not None:
             raise RuntimeError(
@@ -296,6 +300,7 @@ def _parse_to_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
 
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", kwargs.pop("torch_dtype", None))
+    kwargs.pop("silence_dtype_warnings", None)
     if kwargs:
         raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
     for arg in args:

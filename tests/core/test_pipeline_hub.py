@@ -17,6 +17,7 @@ from diffusekit.testing.hub_server import HubRequest, HubServer
 from ._toy_components import (
     ToyModel,
     ToyPipeline,
+    ToyUnetOnlyPipeline,
     assert_same_weights,
     make_toy_pipeline,
     toy_registry,
@@ -118,6 +119,19 @@ def test_passed_in_components_are_not_fetched(hub_server: HubServer, repo: str) 
         "model_index.json",
         "scheduler/scheduler_config.json",
         "tokenizer/vocab.json",
+    ]
+
+
+def test_a_concrete_class_fetches_only_the_folders_it_takes(
+    hub_server: HubServer, repo: str
+) -> None:
+    pipe = ToyUnetOnlyPipeline.from_pretrained(REPO)
+    assert list(pipe.components) == ["unet", "scheduler"]
+    assert fetched(hub_server) == [
+        "model_index.json",
+        "scheduler/scheduler_config.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
     ]
 
 

@@ -98,7 +98,7 @@ def test_to_dtype_converts_every_module(pipe: ToyPipeline) -> None:
     assert pipe.dtype == torch.float64
     pipe.to("cpu", torch.float16)
     assert (pipe.dtype, pipe.device) == (torch.float16, torch.device("cpu"))
-    pipe.to(dtype=torch.float32, device=torch.device("cpu"))
+    pipe.to(dtype=torch.float32, device=torch.device("cpu"), silence_dtype_warnings=True)
     assert pipe.dtype == torch.float32
 
 
