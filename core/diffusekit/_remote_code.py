@@ -50,7 +50,8 @@ def load_class(path: Path, class_name: str | None, *, trusted: bool, why: str) -
 
 
 def _import_file(path: Path) -> ModuleType:
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    """Import `path` once per content: an edited file at the same path is imported anew."""
+    digest = hashlib.sha256(str(path).encode() + b"\0" + path.read_bytes()).hexdigest()[:12]
     name = f"diffusekit_remote_code.{path.stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]

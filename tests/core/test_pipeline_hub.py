@@ -215,3 +215,6 @@ def test_checkpoint_code_from_the_hub_runs_only_when_trusted(
     pipe = DiffusionPipeline.from_pretrained("toy-org/remote", trust_remote_code=True)
     assert type(pipe).__name__ == "HubPipeline"
     assert "pipeline.py" in hub_server.file_requests("GET")
+    assert hub_server.cache_dir is not None
+    (code,) = hub_server.cache_dir.glob("models--toy-org--remote/snapshots/*/pipeline.py")
+    assert code.is_symlink()  # into the blob store, outside the snapshot: still accepted

@@ -4,6 +4,7 @@ trust_remote_code=True; without it nothing is imported and the error says what w
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,14 @@ def test_community_pipelines_by_name_are_not_fetched(checkpoint: Path) -> None:
         DiffusionPipeline.from_pretrained(
             checkpoint, custom_pipeline="lpw_stable_diffusion", trust_remote_code=True
         )
+
+
+def test_edited_code_at_the_same_path_is_imported_again(checkpoint: Path) -> None:
+    path = pipeline_code(checkpoint)
+    set_index(checkpoint, _class_name=["pipeline", "MyPipeline"])
+    first = type(DiffusionPipeline.from_pretrained(checkpoint, trust_remote_code=True))
+    assert type(DiffusionPipeline.from_pretrained(checkpoint, trust_remote_code=True)) is first
+    path.write_text(path.read_text() + "\nVERSION = 2\n")
+    second = type(DiffusionPipeline.from_pretrained(checkpoint, trust_remote_code=True))
+    assert second is not first
+    assert sys.modules[second.__module__].VERSION == 2
