@@ -147,7 +147,7 @@ def test_options_reach_the_pipeline_under_its_parameter_names(text_ckpt, tmp_pat
     assert (call["prompt"], call["negative_prompt"]) == ("a cat", "blurry")
     assert (call["num_inference_steps"], call["guidance_scale"]) == (6, 3.5)
     assert (call["width"], call["height"], call["num_images_per_prompt"]) == (24, 16, 2)
-    assert call["output_type"] == "pil"
+    assert call["output_type"] == "np"  # the pipeline's default; arrays are converted to save
     assert [g.initial_seed() for g in call["generator"]] == [5, 6]
     assert PIL.Image.open(tmp_path / "t-1.png").size == (24, 16)
     assert settings_of(tmp_path / "t-0.png")["prompt"] == "a cat"

@@ -2,7 +2,9 @@
 
 The CLI is generic: it reads the call signature of whatever pipeline the checkpoint names and
 passes only what that signature has. An option the pipeline does not take is a usage error
-that names the option, the pipeline and what it does take.
+that names the option, the pipeline and what it does take. ``output_type`` is left at the
+pipeline's default (image pipelines give PIL images, audio pipelines arrays); arrays of images
+are converted when saving.
 """
 
 from __future__ import annotations
@@ -89,6 +91,4 @@ def build(pipeline_cls: type, requested: Requested, generators: list[Any]) -> di
     kwargs = {_target(option, accepted, name): value for option, value in requested.given().items()}
     if "generator" in accepted:
         kwargs["generator"] = generators[0] if len(generators) == 1 else generators
-    if "output_type" in accepted:
-        kwargs["output_type"] = "pil"
     return kwargs

@@ -1,7 +1,8 @@
 """`--scheduler NAME`: short aliases (euler, dpm++2m, ...) or class names -> a swapped scheduler.
 
 An alias names a scheduler class and the config fields that make the variant (Karras sigmas,
-the SDE form of DPM-Solver++). Classes are resolved through the registry, so any installed
+the SDE form of DPM-Solver++); every other field comes from the checkpoint's scheduler, so
+``euler`` on a checkpoint whose scheduler uses Karras sigmas keeps them. Classes are resolved through the registry, so any installed
 plugin's scheduler works by class name; the swap keeps the checkpoint's own settings
 (`Cls.from_config(old.config, **overrides)`), as the reference's schedulers do.
 """
@@ -16,6 +17,8 @@ from ..errors import MissingComponentError, PluginError
 from ._errors import OptionError
 
 _KARRAS = {"use_karras_sigmas": True}
+_DPMPP = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+_DPMPP_SDE = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,13 @@ ALIASES: dict[str, Alias] = {
     "dpm2-karras": Alias("KDPM2DiscreteScheduler", _KARRAS),
     "dpm2-a": Alias("KDPM2AncestralDiscreteScheduler"),
     "dpm2-a-karras": Alias("KDPM2AncestralDiscreteScheduler", _KARRAS),
-    "dpm++2m": Alias("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
-    "dpm++2m-karras": Alias(
-        "DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", **_KARRAS}
-    ),
-    "dpm++2m-sde": Alias("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
-    "dpm++2m-sde-karras": Alias(
-        "DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++", **_KARRAS}
-    ),
+    "dpm++2m": Alias("DPMSolverMultistepScheduler", _DPMPP),
+    "dpm++2m-karras": Alias("DPMSolverMultistepScheduler", {**_DPMPP, **_KARRAS}),
+    "dpm++2m-sde": Alias("DPMSolverMultistepScheduler", _DPMPP_SDE),
+    "dpm++2m-sde-karras": Alias("DPMSolverMultistepScheduler", {**_DPMPP_SDE, **_KARRAS}),
     "dpm-singlestep": Alias("DPMSolverSinglestepScheduler"),
     "unipc": Alias("UniPCMultistepScheduler"),
-    "deis": Alias("DEISMultistepScheduler"),
+    "deis": Alias("DEISMultistepScheduler", {"algorithm_type": "deis"}),
 }
 
 LIBRARY = "diffusers"
