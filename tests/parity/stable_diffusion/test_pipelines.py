@@ -1,0 +1,204 @@
+"""Stable Diffusion pipelines against the reference: a tiny pipeline built and saved by the
+reference loads with `DiffusionPipeline.from_pretrained` and gives the same images for the
+same seed, for each of several schedulers swapped in with `from_config`.
+
+Cases: SD 1 (epsilon) text-to-image with a safety checker, SD 2 (v-prediction, linear
+projections, upcast attention) text-to-image with a batch of prompts and per-image generators,
+image-to-image, and inpainting with a 9-channel inpainting UNet and with an ordinary UNet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+diffusers = pytest.importorskip("diffusers")
+
+from diffusekit_stable_diffusion import tiny  # noqa: E402
+from diffusekit_stable_diffusion.testing import NEVER, tiny_clip_config  # noqa: E402
+from transformers import (  # noqa: E402
+    CLIPImageProcessor,
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTokenizer,
+)
+
+from diffusekit import DiffusionPipeline, registry  # noqa: E402
+
+pytestmark = pytest.mark.parity
+
+ATOL = 1e-3
+SCHEDULERS = [
+    "DDIMScheduler",
+    "PNDMScheduler",
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "DPMSolverMultistepScheduler",
+    "LMSDiscreteScheduler",
+]
+PIPELINES = {
+    "text2image": "StableDiffusionPipeline",
+    "image2image": "StableDiffusionImg2ImgPipeline",
+    "inpainting": "StableDiffusionInpaintPipeline",
+}
+
+
+def _reference_pipeline(kind: tiny.Kind, task: str, folder: Path, safety_checker: bool) -> Any:
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DConditionModel(**tiny.unet_config(kind)).eval()
+    torch.manual_seed(0)
+    vae = diffusers.AutoencoderKL(**tiny.VAE).eval()
+    torch.manual_seed(0)
+    config = CLIPTextConfig(vocab_size=len(tiny.vocabulary()), **tiny.TEXT_ENCODER)
+    text_encoder = CLIPTextModel(config).eval()
+    tokenizer = CLIPTokenizer.from_pretrained(
+        tiny.write_tokenizer_files(folder / "vocabulary"), model_max_length=77
+    )
+    checker, processor = None, None
+    if safety_checker:
+        from diffusers.pipelines.stable_diffusion.safety_checker import (
+            StableDiffusionSafetyChecker,
+        )
+
+        torch.manual_seed(0)
+        checker = StableDiffusionSafetyChecker(tiny_clip_config()).eval()
+        with torch.no_grad():
+            checker.concept_embeds_weights.fill_(NEVER)
+        processor = CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
+    cls = getattr(diffusers, PIPELINES[task])
+    return cls(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=diffusers.DDIMScheduler(**tiny.scheduler_config(kind)),
+        safety_checker=checker,
+        feature_extractor=processor,
+        requires_safety_checker=safety_checker,
+    )
+
+
+def _pair(tmp_path_factory, kind: tiny.Kind, task: str, safety_checker: bool = False):
+    folder = tmp_path_factory.mktemp(f"{kind}-{task}")
+    _reference_pipeline(kind, task, folder, safety_checker).save_pretrained(folder / "checkpoint")
+    # Both sides load the saved files: an in-memory reference config would also remember
+    # which fields were defaults, which changes what `from_config` carries to a new scheduler.
+    reference = diffusers.DiffusionPipeline.from_pretrained(folder / "checkpoint")
+    ours = DiffusionPipeline.from_pretrained(folder / "checkpoint")
+    assert type(ours).__name__ == PIPELINES[task]
+    for pipe in (reference, ours):
+        pipe.set_progress_bar_config(disable=True)
+    return reference, ours
+
+
+def _image(seed: int, size: int = 16) -> torch.Tensor:
+    return torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def _mask(size: int = 16) -> torch.Tensor:
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., 4:12, 2:10] = 1.0
+    return mask
+
+
+CASES: dict[str, dict[str, Any]] = {
+    "sd1-text2image": {
+        "kind": "sd1",
+        "task": "text2image",
+        "safety_checker": True,
+        "call": {"prompt": "hello", "negative_prompt": "cab", "guidance_rescale": 0.3},
+    },
+    "sd2-text2image-batch": {
+        "kind": "sd2",
+        "task": "text2image",
+        "call": {"prompt": ["hello", "abc"], "num_images_per_prompt": 2, "generators": 4},
+    },
+    "sd1-image2image": {
+        "kind": "sd1",
+        "task": "image2image",
+        "call": {"prompt": "hello", "image": _image(1), "strength": 0.6, "steps": 5},
+    },
+    "inpainting-9-channels": {
+        "kind": "inpainting",
+        "task": "inpainting",
+        "call": {"prompt": "hello", "image": _image(2), "mask_image": _mask()},
+    },
+    "inpainting-4-channels": {
+        "kind": "sd1",
+        "task": "inpainting",
+        "call": {"prompt": "hello", "image": _image(3), "mask_image": _mask(), "strength": 0.8},
+    },
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request, tmp_path_factory):
+    spec = CASES[request.param]
+    reference, ours = _pair(
+        tmp_path_factory, spec["kind"], spec["task"], spec.get("safety_checker", False)
+    )
+    return request.param, spec["call"], reference, ours
+
+
+def _run(pipe: Any, call: dict[str, Any]) -> Any:
+    kwargs = {k: v for k, v in call.items() if k not in ("generators", "steps")}
+    count = call.get("generators")
+    generators = [torch.Generator().manual_seed(i) for i in range(count or 1)]
+    return pipe(
+        **kwargs,
+        num_inference_steps=call.get("steps", 3),
+        generator=generators if count else generators[0],
+        output_type="np",
+    )
+
+
+RESULTS: dict[tuple[str, str], float] = {}
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_same_images_as_the_reference(case, scheduler):
+    name, call, reference, ours = case
+    # Stable Diffusion samples with PLMS: PNDM without its Runge-Kutta warm-up.
+    options = {"skip_prk_steps": True} if scheduler == "PNDMScheduler" else {}
+    reference.scheduler = getattr(diffusers, scheduler).from_config(
+        reference.scheduler.config, **options
+    )
+    ours.scheduler = registry.resolve("diffusers", scheduler).from_config(
+        ours.scheduler.config, **options
+    )
+
+    expected = _run(reference, call)
+    found = _run(ours, call)
+
+    assert found.images.shape == expected.images.shape
+    difference = float(np.abs(found.images - expected.images).max())
+    RESULTS[(name, scheduler)] = difference
+    assert difference <= ATOL, f"{name} with {scheduler}: max abs difference {difference}"
+    assert found.nsfw_content_detected == expected.nsfw_content_detected
+
+
+def test_flagged_images_are_black_in_both(tmp_path_factory):
+    reference, ours = _pair(tmp_path_factory, "sd1", "text2image", safety_checker=True)
+    for pipe in (reference, ours):
+        with torch.no_grad():
+            pipe.safety_checker.concept_embeds_weights.fill_(-NEVER)
+    call = {"prompt": ["hello", "cab"]}
+
+    expected, found = _run(reference, call), _run(ours, call)
+
+    assert found.nsfw_content_detected == expected.nsfw_content_detected == [True, True]
+    assert np.array_equal(found.images, expected.images)
+    assert not found.images.any()
+
+
+def test_report_differences():
+    """Prints the table of max abs differences (run with -s to see it)."""
+    for (name, scheduler), difference in sorted(RESULTS.items()):
+        print(f"{name:24s} {scheduler:34s} {difference:.2e}")
+    assert all(value <= ATOL for value in RESULTS.values())
