@@ -46,8 +46,13 @@ def save_pipeline(
 
 
 def model_index(pipeline: DiffusionPipeline) -> dict[str, Any]:
+    """The file's content: the config without where it was loaded from, plus our version
+    (as component configs record it; readers ignore private keys they do not know)."""
+    from . import __version__
+
     data = dict(pipeline.config)
     data.pop("_name_or_path", None)
+    data["_diffusekit_version"] = __version__
     for name in pipeline.components:
         data[name] = list(data[name])
     return data

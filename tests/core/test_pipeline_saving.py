@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+import diffusekit
 from diffusekit.errors import CheckpointError
 from diffusekit.pipeline import DiffusionPipeline
 
@@ -49,6 +50,7 @@ def test_one_folder_per_component_and_the_index(tmp_path: Path) -> None:
     assert index_of(tmp_path / "ckpt") == {
         "_class_name": "ToyPipeline",
         "_diffusers_version": "0.42.1",
+        "_diffusekit_version": diffusekit.__version__,
         "unet": ["diffusers", "ToyModel"],
         "scheduler": ["diffusers", "ToyScheduler"],
         "tokenizer": ["diffusers", "ToyTokenizer"],
@@ -174,3 +176,16 @@ def test_unregistered_class_is_recorded_under_its_top_level_package() -> None:
     pipe = make_toy_pipeline()
     pipe.tokenizer = FailingSave({})
     assert pipe.config["tokenizer"] == (FailingSave.__module__.partition(".")[0], "FailingSave")
+
+
+def test_save_over_the_folder_it_was_loaded_from(tmp_path: Path) -> None:
+    original = make_toy_pipeline()
+    original.save_pretrained(tmp_path / "ckpt")
+    original.save_pretrained(tmp_path / "ckpt", variant="fp16")
+    loaded = DiffusionPipeline.from_pretrained(tmp_path / "ckpt")  # weights memory-mapped
+    loaded.tokenizer.vocab["c"] = 2
+    loaded.save_pretrained(tmp_path / "ckpt")
+    again = DiffusionPipeline.from_pretrained(tmp_path / "ckpt")
+    assert_same_weights(original.unet, again.unet)
+    assert again.tokenizer.vocab == {"a": 0, "b": 1, "c": 2}
+    assert "diffusion_pytorch_model.fp16.safetensors" in files(tmp_path / "ckpt" / "unet")
