@@ -16,9 +16,25 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
+# Sibling plugins a plugin depends on: they are not on PyPI, so they install from this repo.
+PLUGIN_REQUIRES = {
+    "unconditional": ("schedulers", "models"),
+    "stable-diffusion": ("schedulers", "models", "transformers"),
+}
+
+
+def with_requirements(plugins: tuple[str, ...]) -> list[str]:
+    ordered: list[str] = []
+    for plugin in plugins:
+        for name in (*PLUGIN_REQUIRES.get(plugin, ()), plugin):
+            if name not in ordered:
+                ordered.append(name)
+    return ordered
+
+
 def install_project(session: nox.Session, *plugins: str) -> None:
     editable = ["-e", "."]
-    for plugin in plugins:
+    for plugin in with_requirements(plugins):
         editable += ["-e", f"plugins/{plugin}"]
     session.install(*CONSTRAINTS, *editable)
 
