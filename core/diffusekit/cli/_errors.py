@@ -23,7 +23,7 @@ def one_line(exc: BaseException) -> str:
     """The message of `exc` on one line (multi-line messages joined with '; ')."""
     parts = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = "; ".join(parts) or type(exc).__name__
-    if not isinstance(exc, DiffusekitError):
+    if not isinstance(exc, (DiffusekitError, ValueError)):
         text = f"{type(exc).__name__}: {text}"
     return text
 

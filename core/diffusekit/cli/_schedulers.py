@@ -1,10 +1,10 @@
 """`--scheduler NAME`: short aliases (euler, dpm++2m, ...) or class names -> a swapped scheduler.
 
 An alias names a scheduler class and the config fields that make the variant (Karras sigmas,
-the SDE form of DPM-Solver++); every other field comes from the checkpoint's scheduler, so
-``euler`` on a checkpoint whose scheduler uses Karras sigmas keeps them. Classes are resolved through the registry, so any installed
-plugin's scheduler works by class name; the swap keeps the checkpoint's own settings
-(`Cls.from_config(old.config, **overrides)`), as the reference's schedulers do.
+the SDE form of DPM-Solver++). Classes are resolved through the registry, so any installed
+plugin's scheduler works by class name. The swap keeps the checkpoint's own settings
+(`Cls.from_config(old.config, **overrides)`), as the reference's schedulers do: ``euler`` on a
+checkpoint whose scheduler uses Karras sigmas keeps them.
 """
 
 from __future__ import annotations
