@@ -356,3 +356,12 @@ def test_importing_the_cli_loads_no_torch():
     code = "import sys, diffusekit.cli\nprint('torch' in sys.modules, 'PIL' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_a_hub_repo_id_is_loaded_through_the_hub(image_ckpt, tmp_path, hub_server):
+    hub_server.add_repo("toy-org/toy-image", image_ckpt)
+    out = tmp_path / "hub.png"
+    assert generate("toy-org/toy-image", "--seed", 9, "-o", out).exit_code == 0
+    assert generate(image_ckpt, "--seed", 9, "-o", tmp_path / "local.png").exit_code == 0
+    assert np.array_equal(pixels(out), pixels(tmp_path / "local.png"))
+    assert "unet/diffusion_pytorch_model.safetensors" in hub_server.file_requests("GET")

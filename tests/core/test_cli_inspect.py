@@ -220,3 +220,20 @@ def test_unreadable_checkpoint_is_one_error_line(checkpoint, damage, fragment):
 def test_not_a_folder(tmp_path):
     result = invoke(tmp_path / "missing")
     assert result.exit_code == 1 and "no such folder" in result.stderr
+
+
+def test_hub_repo_downloads_json_files_only(checkpoint, hub_server):
+    hub_server.add_repo("toy-org/inspect-me", checkpoint)
+    hub_server.clear()
+    result = invoke("toy-org/inspect-me", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    unet = report["components"][0]
+    assert unet["variants"] == ["default", "fp16"] and unet["parameters"] is None
+    assert unet["size"] is None
+    assert all(f["size"] is None for f in unet["files"] if f["format"] is not None)
+    fetched = hub_server.file_requests("GET")
+    assert "model_index.json" in fetched and "unet/config.json" in fetched
+    assert all(name.endswith(".json") for name in fetched)
+    text = invoke("toy-org/inspect-me").stdout
+    assert "size unknown (not downloaded)" in text
