@@ -100,10 +100,9 @@ def make_text2image(**options):
 
 
 def test_tasks_are_listed_from_metadata_without_imports(families):
-    assert auto.tasks() == {
-        "toy-a": ["text2image", "image2image"],
-        "toy-b": ["text2image", "inpainting"],
-    }
+    declared = auto.tasks()
+    assert declared["toy-a"] == ["text2image", "image2image"]
+    assert declared["toy-b"] == ["text2image", "inpainting"]
     assert auto.families_of("ToyText2Image") == ["toy-a"]
     assert "toy_family_a" not in sys.modules
     assert "toy_family_b" not in sys.modules
