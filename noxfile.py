@@ -8,7 +8,7 @@ import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints" / "dev.txt"))
-PLUGINS = ("schedulers", "models", "transformers")
+PLUGINS = ("schedulers", "models", "transformers", "unconditional")
 TEST_TOOLS = ("pytest>=8", "pytest-xdist>=3", "psutil>=5.9")
 REFERENCE = ("diffusers", "transformers", "scipy")
 
