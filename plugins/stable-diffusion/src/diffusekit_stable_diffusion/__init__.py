@@ -11,9 +11,13 @@ from typing import Any
 
 _EXPORTS = {
     "SafeStableDiffusionSafetyChecker": "safety_checker",
+    "SafeLatentGuidance": "safe_guidance",
+    "SafetyConfig": "safe_guidance",
     "StableDiffusionPipelineOutput": "outputs",
+    "StableDiffusionPipelineSafe": "safe",
     "StableDiffusionSafePipelineOutput": "outputs",
     "StableDiffusionSafetyChecker": "safety_checker",
+    "StableDiffusionUpscalePipeline": "upscale",
     "black_out": "black_out",
     "run_safety_checker": "safety_check",
 }

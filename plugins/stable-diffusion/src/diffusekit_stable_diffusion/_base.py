@@ -211,11 +211,13 @@ class StableDiffusionBase(DiffusionPipeline):
         extra_state: dict[str, Any] | None = None,
         transforms: Sequence[kernel.StepTransform] = (),
         adapt: Callable[[Denoiser], Denoiser] | None = None,
+        step: kernel.StepTransform = kernel.scheduler_step,
     ) -> torch.Tensor:
         """Run the kernel from `latents`; callbacks see the reference's names and tensors.
 
         `extra_state` adds named tensors the denoiser or transforms read; `adapt` wraps the
-        UNet denoiser (the inpainting UNet's extra channels).
+        UNet denoiser (the inpainting UNet's extra channels); `step` replaces the kernel's
+        default step (Safe Latent Diffusion tells its guidance the step index).
         """
         guidance = conditioning.guidance
         state = {
@@ -240,6 +242,7 @@ class StableDiffusionBase(DiffusionPipeline):
             denoiser=denoiser,
             guidance=guidance,
             step_options={"generator": generator, "eta": eta},
+            step=step,
             transforms=transforms,
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
@@ -262,11 +265,15 @@ class StableDiffusionBase(DiffusionPipeline):
         output_type: str,
         generator: Any,
         dtype: torch.dtype,
+        scaling_factor: float | None = None,
     ) -> tuple[Any, list[bool] | None]:
-        """Latents -> images of `output_type`, flagged ones blacked out; and the flags."""
+        """Latents -> images of `output_type`, flagged ones blacked out; and the flags.
+
+        `scaling_factor` overrides the VAE config's (the x4 upscaler fixes it at 0.08333).
+        """
         if output_type == "latent":
             return latents, None
-        scaled = latents / self.vae.config.scaling_factor
+        scaled = latents / (scaling_factor or self.vae.config.scaling_factor)
         decoded = self.vae.decode(scaled, return_dict=False, generator=generator)[0]
         images, flags = run_safety_checker(
             self.safety_checker, self.feature_extractor, decoded, self._execution_device, dtype

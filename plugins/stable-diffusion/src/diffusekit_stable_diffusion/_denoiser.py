@@ -22,13 +22,16 @@ def unet_denoiser(
     cross_attention_kwargs: dict[str, Any] | None = None,
     timestep_cond: torch.Tensor | None = None,
 ) -> Denoiser:
-    """Call `unet` with the text conditioning held in ``state["prompt_embeds"]``."""
+    """Call `unet` with the text conditioning held in ``state["prompt_embeds"]`` (and the
+    class labels in ``state["class_labels"]`` when the state holds them: the x4 upscaler's
+    noise level)."""
 
     def denoise(latents: torch.Tensor, t: torch.Tensor, state: State) -> torch.Tensor:
         return unet(
             latents,
             t,
             encoder_hidden_states=state["prompt_embeds"],
+            class_labels=state.get("class_labels"),
             timestep_cond=timestep_cond,
             cross_attention_kwargs=cross_attention_kwargs,
             return_dict=False,
