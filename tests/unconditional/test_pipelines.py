@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -225,3 +227,18 @@ def test_saved_pipelines_reload_with_the_same_output(name, tmp_path):
     before = pipe(generator=torch.Generator().manual_seed(0), output_type="np", **options)
     after = loaded(generator=torch.Generator().manual_seed(0), output_type="np", **options)
     np.testing.assert_allclose(after.images, before.images, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["pndm", "karras-ve", "score-sde-ve"])
+def test_two_threads_can_share_one_pipeline(name):
+    pipe, options = _pipe(name)
+
+    def run(seed: int) -> np.ndarray:
+        generator = torch.Generator().manual_seed(seed)
+        return pipe(generator=generator, output_type="np", **options).images
+
+    alone = [run(seed) for seed in (0, 1)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(run, (0, 1)))
+    for got, expected in zip(together, alone, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-6)

@@ -26,7 +26,7 @@ class UnconditionalPipeline(DiffusionPipeline):
         latents: torch.Tensor,
         *,
         callback_on_step_end: kernel.Callback | None,
-        callback_on_step_end_tensor_inputs: Sequence[str],
+        callback_on_step_end_tensor_inputs: Sequence[str] | None,
         step_options: Mapping[str, Any] | None = None,
         step: kernel.StepTransform = kernel.scheduler_step,
         denoiser: kernel.Denoiser | None = None,
@@ -47,5 +47,5 @@ class UnconditionalPipeline(DiffusionPipeline):
             step_options=step_options,
             step=step,
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ("latents",),
         )

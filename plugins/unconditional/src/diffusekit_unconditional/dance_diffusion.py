@@ -84,7 +84,7 @@ class DanceDiffusionPipeline(UnconditionalPipeline):
             run,
             audio,
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         audio = audio.clamp(-1, 1).float()[:, :, :keep]
         result: Any = audio.cpu().numpy() if output_type == "np" else audio

@@ -64,6 +64,6 @@ class DDIMPipeline(UnconditionalPipeline):
             images,
             step_options=options,
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         return image_output(images, output_type, return_dict)

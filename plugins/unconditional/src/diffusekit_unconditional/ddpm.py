@@ -51,6 +51,6 @@ class DDPMPipeline(UnconditionalPipeline):
             images,
             step_options={"generator": generator},
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         return image_output(images, output_type, return_dict)

@@ -81,6 +81,6 @@ class KarrasVePipeline(UnconditionalPipeline):
             noise * run.scheduler.init_noise_sigma,
             step=partial(churn_euler_heun_step, generator),
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         return image_output(images, output_type, return_dict)

@@ -57,7 +57,7 @@ class LDMPipeline(UnconditionalPipeline):
             latents * run.scheduler.init_noise_sigma,
             step_options={"eta": eta},
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         if output_type == "latent":
             return ImagePipelineOutput(images=latents) if return_dict else (latents,)

@@ -75,7 +75,7 @@ class ScoreSdeVePipeline(UnconditionalPipeline):
             step=partial(predictor_corrector_step, generator),
             state=state,
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         mean = state.get("sample_mean", state["latents"])
         return image_output(mean, output_type, return_dict, signed=False)

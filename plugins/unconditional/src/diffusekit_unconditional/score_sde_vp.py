@@ -77,6 +77,6 @@ class ScoreSdeVpPipeline(UnconditionalPipeline):
             step=partial(euler_maruyama_step, generator),
             state=state,
             callback_on_step_end=callback_on_step_end,
-            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs or ["latents"],
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
         return image_output(state.get("sample_mean", state["latents"]), output_type, return_dict)
