@@ -62,7 +62,7 @@ class Discovery:
         return self.entries.get(group, {}).get(name, [])
 
     def is_blocked(self, dist: Distribution) -> bool:
-        return dist.key in self.settings.blocked
+        return self.settings.is_blocked(dist.key)
 
 
 def parse_entry_points(text: str) -> dict[str, dict[str, str]]:

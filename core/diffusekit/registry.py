@@ -9,9 +9,10 @@ resolver of the library. Discovery reads installed metadata once per process (se
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "list_entries",
     "load_entry",
     "name_of",
+    "provider_of",
     "refresh",
     "register",
     "registered",
@@ -163,10 +165,11 @@ def select(group: str, name: str) -> EntryPoint | None:
         return None
     usable = [entry for entry in claims if not found.is_blocked(entry.dist)]
     if not usable:
-        dists = ", ".join(str(entry.dist) for entry in claims)
+        dists = "; ".join(
+            f"{entry.dist}: {found.settings.why_blocked(entry.dist.key)}" for entry in claims
+        )
         raise PluginBlockedError(
-            f"'{name}' is provided only by disabled distributions ({dists}); "
-            f"remove them from DIFFUSEKIT_DISABLE_PLUGINS to use it"
+            f"'{name}' is provided only by disabled distributions; to use it: {dists}"
         )
     preferred = found.settings.prefer.get(name)
     if preferred is not None:
@@ -300,6 +303,41 @@ def name_of(cls: type) -> tuple[str, str]:
         pairs.sort(key=lambda p: (p[0] != "diffusers", p[1] != cls.__name__, p))
         return pairs[0][0], pairs[0][1]
     return cls.__module__.partition(".")[0], cls.__name__
+
+
+def provider_of(cls: type) -> tuple[str, str] | None:
+    """The ``(distribution, version)`` that provides `cls`, from installed metadata only.
+
+    First a diffusekit entry point naming `cls` (any group); else the distribution that ships
+    the top-level package of `cls` (a class a library resolver serves, such as a transformers
+    model); None for classes no installed distribution ships (defined in a script or a test).
+    """
+    for names in discovery().entries.values():
+        for claims in names.values():
+            for entry in claims:
+                if _names_class(entry, cls):
+                    return entry.dist.name, entry.dist.version
+    return _package_provider(cls.__module__.partition(".")[0])
+
+
+@functools.lru_cache(maxsize=1)
+def _packages() -> Mapping[str, list[str]]:
+    from importlib import metadata
+
+    return metadata.packages_distributions()
+
+
+def _package_provider(package: str) -> tuple[str, str] | None:
+    from importlib import metadata
+
+    names = _packages().get(package, [])
+    if not names:
+        return None
+    try:
+        dist = metadata.distribution(names[0])
+    except metadata.PackageNotFoundError:
+        return None
+    return dist.metadata["Name"] or names[0], dist.version
 
 
 def _names_class(entry: EntryPoint, cls: type) -> bool:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import click
 
 from ..errors import DiffusekitError
+from . import _formats
 
 #: Exit code of a failure while running (bad checkpoint, missing plugin, pipeline error).
 FAILURE = 1
@@ -41,5 +42,6 @@ def command_errors(debug: bool, handled: tuple[type[Exception], ...] = ()) -> It
     except expected as exc:
         if debug:
             raise
-        click.echo(f"error: {one_line(exc)}", err=True)
-        raise click.exceptions.Exit(USAGE if isinstance(exc, OptionError) else FAILURE) from None
+        code = USAGE if isinstance(exc, OptionError) else FAILURE
+        _formats.error(one_line(exc), code)
+        raise click.exceptions.Exit(code) from None
