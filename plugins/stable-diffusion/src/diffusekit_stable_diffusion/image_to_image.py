@@ -63,6 +63,15 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
             callback_on_step_end_tensor_inputs,
         )
         device = self._execution_device
+        run = kernel.schedule(
+            self.scheduler,
+            num_inference_steps,
+            device,
+            timesteps=timesteps,
+            sigmas=sigmas,
+            strength=strength,
+        )
+        _checks.check_steps_left(len(run.timesteps), num_inference_steps, strength)
         conditioning = self._conditioning(
             prompt,
             negative_prompt,
@@ -74,15 +83,6 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
             cross_attention_kwargs,
         )
         pixels = self.image_processor.preprocess(image)
-        run = kernel.schedule(
-            self.scheduler,
-            num_inference_steps,
-            device,
-            timesteps=timesteps,
-            sigmas=sigmas,
-            strength=strength,
-        )
-        _checks.check_steps_left(len(run.timesteps), num_inference_steps, strength)
         latents = self._noised_image_latents(
             pixels, run, batch_size, generator, device, conditioning.dtype
         )

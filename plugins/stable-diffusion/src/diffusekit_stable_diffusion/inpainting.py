@@ -100,6 +100,15 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             callback_on_step_end_tensor_inputs,
         )
         device = self._execution_device
+        run = kernel.schedule(
+            self.scheduler,
+            num_inference_steps,
+            device,
+            timesteps=timesteps,
+            sigmas=sigmas,
+            strength=strength,
+        )
+        _checks.check_steps_left(len(run.timesteps), num_inference_steps, strength)
         conditioning = self._conditioning(
             prompt,
             negative_prompt,
@@ -110,15 +119,6 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             clip_skip,
             cross_attention_kwargs,
         )
-        run = kernel.schedule(
-            self.scheduler,
-            num_inference_steps,
-            device,
-            timesteps=timesteps,
-            sigmas=sigmas,
-            strength=strength,
-        )
-        _checks.check_steps_left(len(run.timesteps), num_inference_steps, strength)
 
         crop = None
         if padding_mask_crop is not None:

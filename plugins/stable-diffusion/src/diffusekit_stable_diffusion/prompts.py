@@ -40,7 +40,13 @@ def encode_text(
     if clip_skip is None:
         return text_encoder(ids, attention_mask=mask)[0]
     hidden = text_encoder(ids, attention_mask=mask, output_hidden_states=True).hidden_states
-    return text_encoder.text_model.final_layer_norm(hidden[-(clip_skip + 1)])
+    return final_layer_norm(text_encoder)(hidden[-(clip_skip + 1)])
+
+
+def final_layer_norm(text_encoder: Any) -> Any:
+    """The text encoder's last layer norm: under ``text_model`` before transformers 5, on the
+    model itself since."""
+    return getattr(text_encoder, "text_model", text_encoder).final_layer_norm
 
 
 def warn_if_truncated(tokenizer: Any, prompts: list[str], max_length: int) -> None:
