@@ -42,10 +42,13 @@ def image_output(
 
 
 def warn_ignored(pipeline: object, kwargs: Mapping[str, Any]) -> None:
-    """The reference's unconditional pipelines accept and ignore extra keywords; say so."""
+    """The reference's unconditional pipelines accept and ignore extra keywords; say so.
+
+    Called from a `__call__` under `torch.no_grad()`, whose wrapper adds a frame.
+    """
     if kwargs:
         warnings.warn(
             f"{type(pipeline).__name__}.__call__: ignoring unknown arguments {sorted(kwargs)}",
             DiffusekitWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

@@ -51,7 +51,7 @@ class DDIMPipeline(UnconditionalPipeline):
             warnings.warn(
                 f"eta: expected a value in [0, 1] (0 is DDIM, 1 is DDPM), found {eta}",
                 DiffusekitWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         device = self._execution_device
         images = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
