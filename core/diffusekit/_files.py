@@ -37,8 +37,21 @@ def read_json_object(path: str | os.PathLike[str], *, what: str = "file") -> dic
     return data
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write a file so readers see either the old or the new content, never a part."""
+    """Write a file so readers see either the old or the new content, never a part.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give it, not the
+    owner-only mode of the temporary file it is written as.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -47,6 +60,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

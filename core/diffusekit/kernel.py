@@ -53,10 +53,13 @@ class Schedule:
     scheduler: SchedulerMixin
     timesteps: torch.Tensor
     num_inference_steps: int
+    order: int = 1
+    """Timesteps per counted step (the scheduler's `order`). A custom `step` that makes a
+    whole higher-order step per timestep sets it to 1, so the progress bar counts right."""
 
     @property
     def num_warmup_steps(self) -> int:
-        return max(len(self.timesteps) - self.num_inference_steps * self.scheduler.order, 0)
+        return max(len(self.timesteps) - self.num_inference_steps * self.order, 0)
 
     @property
     def first_timestep(self) -> torch.Tensor:
@@ -91,7 +94,7 @@ def schedule(
     count = len(steps) // run.order if custom else int(num_inference_steps or len(steps))
     if strength is not None:
         steps, count = _start_part_way(run, steps, count, strength)
-    return Schedule(run, steps, count)
+    return Schedule(run, steps, count, order=run.order)
 
 
 def _check_custom_schedule(scheduler: SchedulerMixin, custom: dict[str, Any]) -> None:
@@ -276,7 +279,7 @@ def _loop(
     pipeline, run, state = ctx.pipeline, ctx.run, ctx.state
     notify_steps = _step_hook_active()
     total = len(run.timesteps)
-    warmup, order = run.num_warmup_steps, run.scheduler.order
+    warmup, order = run.num_warmup_steps, run.order
     with pipeline.progress_bar(total=run.num_inference_steps) as bar:
         for index, t in enumerate(run.timesteps):
             if pipeline.interrupt:

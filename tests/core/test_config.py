@@ -150,3 +150,15 @@ def test_signature_lists_config_fields():
     params = inspect.signature(Alpha).parameters
     assert params["beta_schedule"].default == "linear"
     assert params["num_train_timesteps"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_saved_config_files_get_the_usual_permissions(tmp_path):
+    import stat
+
+    from diffusekit import _files
+
+    reference = tmp_path / "plain.json"
+    reference.write_text("{}")
+    _files.write_text_atomic(tmp_path / "atomic.json", "{}")
+    expected = stat.S_IMODE(reference.stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "atomic.json").stat().st_mode) == expected

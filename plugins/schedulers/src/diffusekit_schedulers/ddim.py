@@ -99,7 +99,14 @@ class DDIMScheduler(BetaScheduler):
         sigma = eta * variance**0.5
         if use_clipped_model_output:
             eps = eps_from_x0(x0, sample, sqrt_a, sqrt_1ma)
-        prev_sample = sqrt_a_prev * x0 + (1 - a_prev - sigma**2) ** 0.5 * eps
+        direction = 1 - a_prev - sigma**2
+        if direction < 0:
+            raise ValueError(
+                f"DDIMScheduler.step: eta={eta} asks for more noise at timestep {t} than the "
+                f"schedule leaves (sigma^2 = {sigma**2:.4g} > 1 - alpha_bar_prev = "
+                f"{1 - a_prev:.4g}); use eta in [0, 1]"
+            )
+        prev_sample = sqrt_a_prev * x0 + direction**0.5 * eps
         if eta > 0:
             if variance_noise is not None and generator is not None:
                 raise ValueError(

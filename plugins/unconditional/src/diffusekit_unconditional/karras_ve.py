@@ -74,9 +74,8 @@ class KarrasVePipeline(UnconditionalPipeline):
         device = self._execution_device
         noise = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
         run = kernel.schedule(self.scheduler, num_inference_steps, device)
-        # `order` 2 counts model calls, but each timestep here is a whole step; the kernel's
-        # progress bar would tick every other timestep. Set on this call's fork only.
-        run.scheduler.order = 1
+        # A whole second-order step per timestep: count timesteps, not model calls.
+        run.order = 1
         images = self._denoise(
             run,
             noise * run.scheduler.init_noise_sigma,
