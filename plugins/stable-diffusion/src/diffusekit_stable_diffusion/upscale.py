@@ -135,6 +135,8 @@ class StableDiffusionUpscalePipeline(StableDiffusionBase):
         )
         self._check_upscale_inputs(image, batch_size // num_images_per_prompt, noise_level)
         device = self._execution_device
+        pixels = self.image_processor.preprocess(image)
+        self._check_channels(pixels)
         conditioning = self._conditioning(
             prompt,
             negative_prompt,
@@ -146,11 +148,10 @@ class StableDiffusionUpscalePipeline(StableDiffusionBase):
             cross_attention_kwargs,
         )
         dtype = conditioning.dtype
-        pixels = self.image_processor.preprocess(image).to(device=device, dtype=dtype)
+        pixels = pixels.to(device=device, dtype=dtype)
         run = kernel.schedule(self.scheduler, num_inference_steps, device)
         low_res = self._noised_low_res(pixels, noise_level, generator, device, dtype)
         low_res = low_res.repeat_interleave(batch_size // low_res.shape[0], dim=0)
-        self._check_channels(low_res)
         channels = self.vae.config.latent_channels
         shape = (batch_size, channels, *low_res.shape[2:])
         noise = initial_noise(shape, generator, device, dtype, latents)
@@ -219,8 +220,8 @@ class StableDiffusionUpscalePipeline(StableDiffusionBase):
                 f"found {noise_level}"
             )
 
-    def _check_channels(self, low_res: torch.Tensor) -> None:
-        latent, image = self.vae.config.latent_channels, low_res.shape[1]
+    def _check_channels(self, pixels: torch.Tensor) -> None:
+        latent, image = self.vae.config.latent_channels, pixels.shape[1]
         expected = self.unet.config.in_channels
         if latent + image != expected:
             raise ValueError(
