@@ -77,3 +77,11 @@ def test_saved_checkpoint_loads_through_the_entry_points(tmp_path, kind, cls):
         for pipe in (loaded, built)
     ]
     np.testing.assert_allclose(outputs[0].images, outputs[1].images, atol=1e-6)
+
+
+def test_auto_pipelines_load_a_checkpoint_for_each_task(tmp_path):
+    folder = tiny.save_tiny_checkpoint(tmp_path / "sd1")
+    assert type(AutoPipelineForText2Image.from_pretrained(folder)) is StableDiffusionPipeline
+    loaded = AutoPipelineForImage2Image.from_pretrained(folder)
+    assert type(loaded) is StableDiffusionImg2ImgPipeline
+    assert type(AutoPipelineForInpainting.from_pretrained(folder)) is StableDiffusionInpaintPipeline

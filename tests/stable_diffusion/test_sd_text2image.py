@@ -240,3 +240,16 @@ def test_safety_checker_flags_and_blacks_out(pipe):
     assert flagged.nsfw_content_detected == [True, True]
     assert not flagged.images.any()
     assert _run(_with_checker(pipe, -NEVER), output_type="latent").nsfw_content_detected is None
+
+
+def test_concurrent_calls_match_sequential_ones(pipe):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(seed):
+        return _run(pipe, generator=h.seeded(seed), num_inference_steps=3, output_type="np").images
+
+    sequential = [run(seed) for seed in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        concurrent = list(pool.map(run, (0, 1)))
+    for alone, together in zip(sequential, concurrent):
+        np.testing.assert_allclose(together, alone, atol=1e-6)

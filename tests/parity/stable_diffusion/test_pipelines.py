@@ -47,9 +47,11 @@ PIPELINES = {
 }
 
 
-def _reference_pipeline(kind: tiny.Kind, task: str, folder: Path, safety_checker: bool) -> Any:
+def _reference_pipeline(
+    kind: tiny.Kind, task: str, folder: Path, safety_checker: bool, **unet: Any
+) -> Any:
     torch.manual_seed(0)
-    unet = diffusers.UNet2DConditionModel(**tiny.unet_config(kind)).eval()
+    unet = diffusers.UNet2DConditionModel(**{**tiny.unet_config(kind), **unet}).eval()
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKL(**tiny.VAE).eval()
     torch.manual_seed(0)
@@ -84,9 +86,10 @@ def _reference_pipeline(kind: tiny.Kind, task: str, folder: Path, safety_checker
     )
 
 
-def _pair(tmp_path_factory, kind: tiny.Kind, task: str, safety_checker: bool = False):
+def _pair(tmp_path_factory, kind: tiny.Kind, task: str, safety_checker: bool = False, **unet: Any):
     folder = tmp_path_factory.mktemp(f"{kind}-{task}")
-    _reference_pipeline(kind, task, folder, safety_checker).save_pretrained(folder / "checkpoint")
+    reference = _reference_pipeline(kind, task, folder, safety_checker, **unet)
+    reference.save_pretrained(folder / "checkpoint")
     # Both sides load the saved files: an in-memory reference config would also remember
     # which fields were defaults, which changes what `from_config` carries to a new scheduler.
     reference = diffusers.DiffusionPipeline.from_pretrained(folder / "checkpoint")
@@ -204,6 +207,22 @@ def test_flagged_images_are_black_in_both(tmp_path_factory):
     assert found.nsfw_content_detected == expected.nsfw_content_detected == [True, True]
     assert np.array_equal(found.images, expected.images)
     assert not found.images.any()
+
+
+@pytest.mark.parametrize("scheduler", ["DDIMScheduler", "EulerDiscreteScheduler"])
+def test_guidance_distilled_unet(tmp_path_factory, scheduler):
+    """A UNet with `time_cond_proj_dim` gets the guidance scale embedded, without a guidance
+    batch (latent consistency models)."""
+    reference, ours = _pair(tmp_path_factory, "sd1", "text2image", time_cond_proj_dim=16)
+    reference.scheduler = getattr(diffusers, scheduler).from_config(reference.scheduler.config)
+    ours.scheduler = registry.resolve("diffusers", scheduler).from_config(ours.scheduler.config)
+    call = {"prompt": "hello", "guidance_scale": 4.0}
+
+    expected, found = _run(reference, call), _run(ours, call)
+
+    difference = float(np.abs(found.images - expected.images).max())
+    RESULTS[("guidance-distilled", scheduler)] = difference
+    assert difference <= ATOL
 
 
 def test_report_differences():
