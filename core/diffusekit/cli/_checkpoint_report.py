@@ -181,17 +181,25 @@ def _local_files(root: Path) -> list[str]:
     )
 
 
-def _open(source: str) -> tuple[Path, list[str]]:
-    """Local root and the repo-relative file names; for a repo id, downloads JSON files only."""
+def _open(
+    source: str, revision: str | None = None, subfolder: str | None = None
+) -> tuple[Path, list[str]]:
+    """Local root and the repo-relative file names; for a repo id, downloads JSON files only.
+
+    With `subfolder`, the checkpoint is the folder of that name inside `source`."""
     if hub.is_local(source):
-        root = Path(source)
+        root = Path(source) / subfolder if subfolder else Path(source)
         hub.fetch_file(root, MODEL_INDEX)
         return root, _local_files(root)
-    listing = hub.list_repo(source)
-    if MODEL_INDEX not in listing.files:
-        raise FileNotFoundError(f"{source}: the repository has no {MODEL_INDEX}")
-    small = [f for f in listing.files if f.endswith((".json", ".txt"))]
-    return hub.download(listing, small), list(listing.files)
+    options = hub.HubOptions(revision=revision)
+    listing = hub.list_repo(source, options)
+    prefix = f"{subfolder.strip('/')}/" if subfolder else ""
+    files = [f.removeprefix(prefix) for f in listing.files if f.startswith(prefix)]
+    if MODEL_INDEX not in files:
+        raise FileNotFoundError(f"{source}: the repository has no {prefix}{MODEL_INDEX}")
+    small = [prefix + f for f in files if f.endswith((".json", ".txt"))]
+    root = hub.download(listing, small, options)
+    return (root / prefix if prefix else root), files
 
 
 # ----------------------------------------------------------------------------------- report
@@ -211,11 +219,13 @@ def _component(name: str, spec: ComponentSpec, root: Path, files: list[str]) -> 
     )
 
 
-def build_report(source: str | os.PathLike[str]) -> CheckpointReport:
+def build_report(
+    source: str | os.PathLike[str], *, revision: str | None = None, subfolder: str | None = None
+) -> CheckpointReport:
     from ..auto import families_of
 
     text = os.fspath(source)
-    root, files = _open(text)
+    root, files = _open(text, revision, subfolder)
     index = read_model_index(root / MODEL_INDEX)
     return CheckpointReport(
         source=text,

@@ -37,8 +37,10 @@ def load(
     *,
     dtype: str,
     progress: bool,
+    options: dict[str, Any] | None = None,
 ) -> Any:
-    """`DiffusionPipeline.from_pretrained(checkpoint)` with a bar over the components."""
+    """`DiffusionPipeline.from_pretrained(checkpoint, **options)` with a bar over the components
+    (`options`: revision, variant)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -53,7 +55,7 @@ def load(
             bar.update()
         bar.set_postfix_str("weights")
         pipeline = DiffusionPipeline.from_pretrained(
-            checkpoint, torch_dtype=getattr(torch, DTYPES[dtype])
+            checkpoint, torch_dtype=getattr(torch, DTYPES[dtype]), **(options or {})
         )
         bar.set_postfix_str("done")
         bar.update()

@@ -1,31 +1,21 @@
 """`diffusekit generate [CHECKPOINT]`: load any pipeline checkpoint, sample, write files.
 
 Nothing heavy is imported until the command runs, so ``import diffusekit.cli`` stays cheap.
+The work itself is in `_run`; this module reads the options.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ._errors import command_errors
+from ._formats import format_option, progress_enabled
 
 MAX_SEED = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class Job:
-    checkpoint: str | None
-    scheduler: str | None
-    seed: int | None
-    dtype: str
-    device: str | None
-    output: Path | None
-    progress: bool
+#: Options that, given with --from, replace the image's recorded values.
+_REQUESTED = ("prompt", "negative_prompt", "steps", "guidance", "height", "width", "num_images")
 
 
 @click.command("generate")
@@ -44,7 +34,9 @@ class Job:
 @click.option("--height", type=click.IntRange(min=1), help="Image height in pixels.")
 @click.option("--num-images", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option(
-    "--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True
+    "--dtype",
+    type=click.Choice(["fp32", "fp16", "bf16"]),
+    help="Weights dtype [default: fp32, or the --from image's].",
 )
 @click.option(
     "--device",
@@ -55,11 +47,29 @@ class Job:
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file [default: diffusekit-output.png, or .wav for audio].",
+    help="Output file or name template with {index}, {seed}, {prompt_slug} "
+    "[default: diffusekit-output.png, or .wav for audio]. Existing files are never replaced.",
 )
+@click.option(
+    "--prompts-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One prompt per line, each may add options (--seed, --negative-prompt, ...).",
+)
+@click.option(
+    "--from",
+    "replay_from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Reproduce an image written by generate (options given here replace its values).",
+)
+@click.option("--revision", help="Hub branch, tag or commit (same as CHECKPOINT@revision).")
+@click.option("--variant", help="Weights variant to load (fp16, ...).")
+@click.option("--subfolder", help="Folder inside CHECKPOINT that holds model_index.json.")
 @click.option("--no-progress", is_flag=True, help="Hide the loading and sampling bars.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@format_option
+@click.pass_context
 def generate(
+    ctx: click.Context,
     checkpoint: str | None,
     prompt: str | None,
     negative_prompt: str | None,
@@ -70,79 +80,46 @@ def generate(
     width: int | None,
     height: int | None,
     num_images: int,
-    dtype: str,
+    dtype: str | None,
     device: str | None,
     output: Path | None,
+    prompts_file: Path | None,
+    replay_from: Path | None,
+    revision: str | None,
+    variant: str | None,
+    subfolder: str | None,
     no_progress: bool,
     debug: bool,
 ) -> None:
-    """Sample images (or audio) from CHECKPOINT, a folder or Hub repo id.
+    """Sample images (or audio) from CHECKPOINT, a folder or Hub repo id (owner/name@revision).
 
     The pipeline class comes from the checkpoint's model_index.json; only the options its
     __call__ takes are accepted. Without CHECKPOINT, the small digits model shipped with
-    diffusekit-unconditional is used.
+    diffusekit-unconditional is used (or, with --from, the checkpoint the image records).
     """
     from ._call_options import Requested
+    from ._run import Job, run
 
     requested = Requested(prompt, negative_prompt, steps, guidance, height, width, num_images)
-    job = Job(checkpoint, scheduler, seed, dtype, device, output, not no_progress)
+    given = frozenset(
+        name
+        for name in _REQUESTED
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    )
+    job = Job(
+        checkpoint,
+        scheduler,
+        seed,
+        dtype,
+        device,
+        output,
+        progress_enabled(no_progress),
+        revision=revision,
+        variant=variant,
+        subfolder=subfolder,
+        prompts_file=prompts_file,
+        replay_from=replay_from,
+        given=given,
+    )
     with command_errors(debug, handled=(RuntimeError,)):
-        _run(job, requested)
-
-
-def _run(job: Job, requested: Any) -> None:
-    from . import _call_options, _loading, _schedulers
-    from ._default_model import default_checkpoint
-
-    if job.checkpoint is not None:
-        _loading.check_source(job.checkpoint)
-    source = job.checkpoint if job.checkpoint is not None else str(default_checkpoint())
-    index = _loading.read_index(source)
-    pipeline_cls = _loading.pipeline_class(index)
-    _call_options.check(pipeline_cls, requested, seeded=job.seed is not None)
-    if job.scheduler is not None:
-        _schedulers.lookup(job.scheduler)
-    pipeline = _loading.load(source, index, dtype=job.dtype, progress=job.progress)
-    _loading.on_device(pipeline, job.device, job.progress)
-    if job.scheduler is not None:
-        _schedulers.swap(pipeline, job.scheduler)
-    seed = job.seed if job.seed is not None else secrets.randbelow(2**31)
-    click.echo(f"seed: {seed}")
-    generators = _generators(seed, requested.num_images)
-    result = pipeline(**_call_options.build(pipeline_cls, requested, generators))
-    settings = {
-        "checkpoint": source,
-        "pipeline": pipeline_cls.__name__,
-        "scheduler": type(getattr(pipeline, "scheduler", None)).__name__,
-        **{k.lstrip("-").replace("-", "_"): v for k, v in requested.given().items()},
-    }
-    for path in _save(result, pipeline, job.output, seed, settings):
-        click.echo(f"wrote {path}")
-
-
-def _generators(seed: int, count: int) -> list[Any]:
-    """One CPU generator per image, seeded seed, seed + 1, ...: each image is reproducible alone
-    (and the same numbers come out on every device)."""
-    import torch
-
-    return [torch.Generator().manual_seed(seed + i) for i in range(count)]
-
-
-def _save(
-    result: Any, pipeline: Any, output: Path | None, seed: int, settings: dict[str, Any]
-) -> list[Path]:
-    from . import _outputs
-
-    path = output or _outputs.IMAGE_DEFAULT
-    audios = getattr(result, "audios", None)
-    if audios is not None:
-        return _outputs.save_audio(audios, path, _outputs.sample_rate_of(pipeline))
-    images = getattr(result, "images", None)
-    if images is None:
-        raise ValueError(
-            f"{type(pipeline).__name__} returned {type(result).__name__}, which has neither "
-            f"`images` nor `audios`"
-        )
-    pil = _outputs.as_pil(images)
-    per_image = [{**settings, "seed": seed + i} for i in range(len(pil))]
-    return _outputs.save_images(pil, path, per_image)
+        run(job, requested)

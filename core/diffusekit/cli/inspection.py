@@ -2,49 +2,78 @@
 
 from __future__ import annotations
 
-import json
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
+from . import _formats
 from ._errors import command_errors, one_line
+from ._formats import format_option
 
 
 @click.command("inspect")
 @click.argument("checkpoint")
 @click.option("--check", is_flag=True, help="Also load the pipeline and report OK or the error.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--revision", help="Hub branch, tag or commit (same as CHECKPOINT@revision).")
+@click.option("--subfolder", help="Folder inside CHECKPOINT that holds model_index.json.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-def inspect_command(checkpoint: str, check: bool, as_json: bool, debug: bool) -> None:
-    """Show CHECKPOINT's pipeline class, components, providers, files and sizes.
+@format_option
+def inspect_command(
+    checkpoint: str,
+    check: bool,
+    as_json: bool,
+    revision: str | None,
+    subfolder: str | None,
+    debug: bool,
+) -> None:
+    """Show CHECKPOINT's pipeline class, components, providers, files and sizes, or the
+    generation settings stored in an image (IMAGE.png).
 
     Reads metadata only (no plugin is imported, no tensor is read) unless --check is given.
     Exit status 1 when the checkpoint cannot be read or --check fails.
     """
     from ._checkpoint_report import build_report
+    from ._image_report import is_image
     from ._loading import check_source
+    from ._sources import parse, without_revision
 
-    with command_errors(debug):
-        check_source(checkpoint)
-        report = build_report(checkpoint)
-    if check:
-        report.check = _load_check(checkpoint, debug)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
-    else:
-        for line in render(report):
-            click.echo(line)
+        _formats.set_current("json")
+    if is_image(checkpoint):
+        _inspect_image(Path(checkpoint), debug)
+        return
+    with command_errors(debug):
+        check_source(without_revision(checkpoint))
+        source = parse(checkpoint, revision=revision, subfolder=subfolder)
+        report = build_report(source.location, revision=source.revision, subfolder=subfolder)
+    if check:
+        report.check = _load_check(source, debug)
+    _formats.emit_lines(report.as_dict(), render(report))
     if report.check is not None and not report.check.startswith("OK"):
         raise click.exceptions.Exit(1)
 
 
-def _load_check(checkpoint: str, debug: bool) -> str:
+def _inspect_image(path: Path, debug: bool) -> None:
+    from . import _image_report
+
+    with command_errors(debug):
+        report = _image_report.image_report(path)
+    _formats.emit_lines(report, _image_report.render(report))
+
+
+def _load_check(source: Any, debug: bool) -> str:
     from ..pipeline import DiffusionPipeline
+    from . import _sources
 
     start = time.perf_counter()
     try:
-        DiffusionPipeline.from_pretrained(checkpoint)
+        index = _sources.read_index(source)
+        DiffusionPipeline.from_pretrained(
+            _sources.loadable(source, index), **_sources.load_options(source)
+        )
     except Exception as exc:
         if debug:
             raise
