@@ -166,3 +166,12 @@ def test_outdated_scheduler_settings_are_corrected_on_a_copy(parts):
         pipe = StableDiffusionPipeline(**{**parts, "scheduler": outdated})
     assert pipe.scheduler.config.steps_offset == 1
     assert outdated.config.steps_offset == 0
+
+
+def test_output_type_and_step_count(text2image, img2img):
+    with pytest.raises(
+        ValueError, match=r"output_type: expected one of \['pil', 'np', 'pt', 'latent'\]"
+    ):
+        text2image("hello", output_type="numpy")
+    with pytest.raises(ValueError, match="num_inference_steps: expected at least 1, found 0"):
+        img2img("hello", image=h.image(), num_inference_steps=0)

@@ -63,6 +63,15 @@ class StableDiffusionBase(DiffusionPipeline):
         "negative_prompt_embeds",
     ]
 
+    vae: Any
+    text_encoder: Any
+    tokenizer: Any
+    unet: Any
+    scheduler: Any
+    safety_checker: Any
+    feature_extractor: Any
+    image_encoder: Any
+
     def __init__(
         self,
         vae: Any,

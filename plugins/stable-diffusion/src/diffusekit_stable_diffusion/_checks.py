@@ -14,6 +14,8 @@ import numpy as np
 import PIL.Image
 import torch
 
+from diffusekit.image import OUTPUT_TYPES
+
 
 def check_size(height: int, width: int, vae_scale_factor: int) -> None:
     """Both sides must be multiples of 8 (and of the VAE's downsampling factor)."""
@@ -21,6 +23,18 @@ def check_size(height: int, width: int, vae_scale_factor: int) -> None:
     for name, value in (("height", height), ("width", width)):
         if value % multiple != 0:
             raise ValueError(f"{name}: expected a multiple of {multiple}, found {value}")
+
+
+def check_run(
+    output_type: str, num_inference_steps: int, timesteps: Any = None, sigmas: Any = None
+) -> None:
+    """A known output type, and at least one step unless a custom schedule is given."""
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(
+            f"output_type: expected one of {list(OUTPUT_TYPES)}, found {output_type!r}"
+        )
+    if timesteps is None and sigmas is None and num_inference_steps < 1:
+        raise ValueError(f"num_inference_steps: expected at least 1, found {num_inference_steps}")
 
 
 def check_strength(strength: float) -> None:

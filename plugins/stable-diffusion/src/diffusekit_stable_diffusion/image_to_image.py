@@ -52,6 +52,7 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
     ) -> Any:
         """Transform `image` following `prompt`; returns what `StableDiffusionPipeline` does."""
         _checks.check_image_given("image", image)
+        _checks.check_run(output_type, num_inference_steps, timesteps, sigmas)
         _checks.check_strength(strength)
         batch_size = self._check_common(
             prompt,

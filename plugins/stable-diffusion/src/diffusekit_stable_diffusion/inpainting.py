@@ -87,6 +87,7 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
         """Inpaint `image` where `mask_image` is white; returns what `StableDiffusionPipeline`
         does."""
         height, width = self._default_size(height, width)
+        _checks.check_run(output_type, num_inference_steps, timesteps, sigmas)
         self._check_inpainting_inputs(
             image, mask_image, height, width, strength, padding_mask_crop, output_type
         )
@@ -119,18 +120,8 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             clip_skip,
             cross_attention_kwargs,
         )
-
-        crop = None
-        if padding_mask_crop is not None:
-            crop = self.mask_processor.get_crop_region(
-                mask_image, width, height, pad=padding_mask_crop
-            )
-        resize_mode = "default" if crop is None else "fill"
-        pixels = self.image_processor.preprocess(
-            image, height=height, width=width, crops_coords=crop, resize_mode=resize_mode
-        ).float()
-        mask_pixels = self.mask_processor.preprocess(
-            mask_image, height=height, width=width, resize_mode=resize_mode, crops_coords=crop
+        pixels, mask_pixels, crop = self._preprocess(
+            image, mask_image, height, width, padding_mask_crop
         )
         start, noise, known = self._initial_latents(
             pixels, run, strength, batch_size, height, width, generator, conditioning, latents
@@ -141,7 +132,6 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
         mask, masked_latents = self._mask_latents(
             mask_pixels, masked, batch_size, generator, conditioning
         )
-        blending = known is not None
         latents = self._denoise(
             run,
             start,
@@ -153,8 +143,8 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
             extra_state={"mask": mask, "masked_image_latents": masked_latents},
-            transforms=[keep_known_region(known, noise)] if blending else (),
-            adapt=None if blending else with_inpainting_channels,
+            transforms=[keep_known_region(known, noise)] if known is not None else (),
+            adapt=None if known is not None else with_inpainting_channels,
         )
         images, flags = self._decode(latents, output_type, generator, conditioning.dtype)
         if crop is not None:
@@ -193,6 +183,29 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             )
 
     # ------------------------------------------------------------------------ latents
+
+    def _preprocess(
+        self,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput,
+        height: int,
+        width: int,
+        padding_mask_crop: int | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int, int] | None]:
+        """(image in [-1, 1], mask of 0 and 1, the crop box or None), at `height` x `width`."""
+        crop = None
+        if padding_mask_crop is not None:
+            crop = self.mask_processor.get_crop_region(
+                mask_image, width, height, pad=padding_mask_crop
+            )
+        resize_mode = "default" if crop is None else "fill"
+        pixels = self.image_processor.preprocess(
+            image, height=height, width=width, crops_coords=crop, resize_mode=resize_mode
+        ).float()
+        mask_pixels = self.mask_processor.preprocess(
+            mask_image, height=height, width=width, resize_mode=resize_mode, crops_coords=crop
+        )
+        return pixels, mask_pixels, crop
 
     def _initial_latents(
         self,

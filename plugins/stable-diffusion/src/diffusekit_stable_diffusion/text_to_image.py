@@ -58,6 +58,7 @@ class StableDiffusionPipeline(StableDiffusionBase):
         ``return_dict=False``.
         """
         height, width = self._default_size(height, width)
+        _checks.check_run(output_type, num_inference_steps, timesteps, sigmas)
         _checks.check_size(height, width, self.vae_scale_factor)
         batch_size = self._check_common(
             prompt,
