@@ -217,24 +217,64 @@ def test_from_with_an_option_given_replaces_the_recorded_value(text_ckpt, tmp_pa
     assert CALLS[-1]["generator"].initial_seed() == 4
 
 
-def test_from_names_the_missing_plugin_and_its_install(image_ckpt, tmp_path):
-    out = tmp_path / "m.png"
-    generate(image_ckpt, "--seed", 1, "-o", out)
-    image = PIL.Image.open(out)
-    record = json.loads(image.text["diffusekit"])
-    record["components"]["unet"].update(
-        {"class": "diffusers.ToyGoneNet", "distribution": "diffusekit-toy-gone", "version": "0.3"}
-    )
+def edit_record(path, target, change) -> None:
     from PIL.PngImagePlugin import PngInfo
 
+    image = PIL.Image.open(path)
+    record = json.loads(image.text["diffusekit"])
+    change(record)
     info = PngInfo()
     info.add_text("diffusekit", json.dumps(record))
-    image.save(tmp_path / "edited.png", pnginfo=info)
+    image.save(target, pnginfo=info)
+
+
+@pytest.mark.parametrize(
+    "row, install",
+    [
+        (
+            {
+                "class": "diffusers.ToyGoneNet",
+                "distribution": "diffusekit-toy-gone",
+                "version": "1",
+            },
+            "pip install diffusekit-toy-gone==1",
+        ),
+        (
+            {
+                "class": "gonelib.GoneModel",
+                "distribution": "gonelib",
+                "version": "5.0",
+                "via": {"distribution": "diffusekit-gonelib", "version": "0.2"},
+            },
+            "pip install diffusekit-gonelib==0.2",
+        ),
+    ],
+)
+def test_from_names_the_missing_plugin_and_its_install(image_ckpt, tmp_path, row, install):
+    out = tmp_path / "m.png"
+    generate(image_ckpt, "--seed", 1, "-o", out)
+    edit_record(out, tmp_path / "edited.png", lambda r: r["components"]["unet"].update(row))
     result = generate("--from", tmp_path / "edited.png")
     assert result.exit_code == 1
     line = result.stderr.strip()
     assert line.startswith("error: ") and "\n" not in line
-    assert "diffusers.ToyGoneNet" in line and "pip install diffusekit-toy-gone==0.3" in line
+    assert row["class"] in line and install in line
+    assert CALLS[-1]["generator"].initial_seed() == 1, "nothing ran for the edited image"
+
+
+def test_from_an_image_made_on_a_missing_device_falls_back_with_a_note(
+    image_ckpt, tmp_path, monkeypatch
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "gpu.png"
+    generate(image_ckpt, "--seed", 6, "--device", "cpu", "-o", out)
+    edit_record(out, tmp_path / "edited.png", lambda r: r.update(device="cuda:0"))
+    result = generate("--from", tmp_path / "edited.png", "-o", tmp_path / "cpu.png")
+    assert result.exit_code == 0, result.output
+    assert "made on cuda" in result.stderr and "using cpu" in result.stderr
+    assert np.array_equal(pixels(tmp_path / "cpu.png"), pixels(out))
 
 
 def test_from_an_image_without_a_record(tmp_path, toys):

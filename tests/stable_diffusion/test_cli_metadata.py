@@ -50,6 +50,7 @@ def test_prompt_and_settings_in_the_parameters_text(sd_ckpt, tmp_path):
     encoder = record["components"]["text_encoder"]
     assert encoder["class"] == "transformers.CLIPTextModel"
     assert encoder["distribution"] == "transformers"
+    assert encoder["via"]["distribution"] == "diffusekit-transformers"
     assert record["components"]["unet"]["distribution"] == "diffusekit-models"
     assert record["components"]["safety_checker"] is None
 

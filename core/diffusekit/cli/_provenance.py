@@ -26,15 +26,32 @@ FORMAT = 1
 
 
 def describe(cls: type) -> dict[str, Any]:
-    """Class name as checkpoints record it, where it lives, and who installed it."""
+    """Class name as checkpoints record it, where it lives, and who installed it (and, for a
+    class a library resolver serves, the plugin that resolved it as ``via``)."""
     library, name = registry.name_of(cls)
     provider = registry.provider_of(cls)
-    return {
+    row: dict[str, Any] = {
         "class": f"{library}.{name}",
         "target": f"{cls.__module__}:{cls.__qualname__}",
         "distribution": provider[0] if provider else None,
         "version": provider[1] if provider else None,
     }
+    resolver = _resolver_of(library, f"{library}.{name}")
+    if resolver is not None:
+        row["via"] = {"distribution": resolver.dist.name, "version": resolver.dist.version}
+    return row
+
+
+def _resolver_of(library: str, key: str) -> Any:
+    """The library resolver entry that serves `key`, when no component entry point does."""
+    from ..errors import PluginError
+
+    try:
+        if registry.select(registry.COMPONENTS, key) is not None:
+            return None
+        return registry.select(registry.LIBRARIES, library)
+    except PluginError:
+        return None
 
 
 def _components(pipeline: Any) -> dict[str, Any]:

@@ -100,6 +100,13 @@ def check_installed(replay: Replay) -> list[str]:
 
 def _missing_line(image: Path, name: str, row: dict[str, Any], exc: Exception) -> str:
     dist, version = row.get("distribution"), row.get("version")
+    via = row.get("via")
+    if via:
+        return (
+            f"--from {image}: {name} needs {row['class']}, resolved by the plugin "
+            f"{via['distribution']} {via['version']} when the image was made and by no "
+            f"installed plugin now; pip install {via['distribution']}=={via['version']}"
+        )
     if dist:
         return (
             f"--from {image}: {name} needs {row['class']}, provided by {dist} {version} when "

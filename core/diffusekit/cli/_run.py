@@ -90,7 +90,7 @@ def run(job: Job, requested: Requested) -> None:
         progress=job.progress,
         options=_sources.load_options(plan.source),
     )
-    device = device or _loading.best_device()
+    device = _device(job, plan, device)
     _loading.on_device(pipeline, device, job.progress)
     if job.scheduler is not None:
         _schedulers.swap(pipeline, job.scheduler)
@@ -99,6 +99,26 @@ def run(job: Job, requested: Requested) -> None:
     writer = _writer(job, plan, pipeline, pipeline_cls, output, dtype, device)
     for task in plan.tasks:
         _generate_one(pipeline, pipeline_cls, task, plan, writer)
+
+
+def _device(job: Job, plan: Plan, wanted: str | None) -> str:
+    """The device asked for; a --from image's device when available, else the best one."""
+    from . import _loading
+
+    if job.device is not None or wanted is None:
+        return wanted or _loading.best_device()
+    try:
+        _loading._check_available(wanted)
+    except ValueError:
+        fallback = _loading.best_device()
+        if _formats.current() == "human":
+            click.echo(
+                f"note: {plan.replay.image} was made on {wanted}, which this machine lacks; "
+                f"using {fallback} (the pixels may differ)",
+                err=True,
+            )
+        return fallback
+    return wanted
 
 
 def _default_output() -> Path:
@@ -249,7 +269,11 @@ def _write_images(
         summary = _provenance.summary(record, image.size, writer.defaults)
         target = _target(writer, seeds[i], task)
         is_png = target.suffix.lower() == ".png"
-        image.save(target, pnginfo=png_info(summary, record) if is_png else None)
+        try:
+            image.save(target, pnginfo=png_info(summary, record) if is_png else None)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
         writer.written.append(target)
         _wrote("image", target, seed=seeds[i], prompt=task.requested.prompt, line=task.line)
     if writer.grid:
