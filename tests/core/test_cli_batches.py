@@ -174,9 +174,14 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
-def test_every_command_has_json_output_that_parses(image_ckpt, tmp_path, fake_distribution):
+def test_every_command_has_json_output_that_parses(
+    image_ckpt, tmp_path, fake_distribution, monkeypatch
+):
+    monkeypatch.setenv("DIFFUSEKIT_CONFIG_DIR", str(tmp_path / "config"))
     fake_distribution(
-        "fmt-plugin", entry_points={"diffusekit.components": {"toylib.F": "fmt_plugin:F"}}
+        "fmt-plugin",
+        entry_points={"diffusekit.components": {"toylib.F": "fmt_plugin:F"}},
+        modules={"fmt_plugin.py": "class F:\n    pass\n"},
     )
     out = tmp_path / "j.png"
     commands = [
@@ -187,6 +192,10 @@ def test_every_command_has_json_output_that_parses(image_ckpt, tmp_path, fake_di
         ["plugins", "list"],
         ["plugins", "list", "--requirements"],
         ["plugins", "why", "toylib.F"],
+        ["plugins", "check", "fmt-plugin"],
+        ["plugins", "check", "toylib.F"],
+        ["plugins", "disable", "fmt-plugin"],
+        ["plugins", "enable", "fmt-plugin"],
     ]
     for command in commands:
         for placement in ("command", "group"):
