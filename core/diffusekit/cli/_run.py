@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from . import _formats, _naming
 from ._call_options import Requested
 from ._prompts_file import Task
 from ._sources import Source
+
+if TYPE_CHECKING:
+    from ._replay import Replay
 
 RANDOM_SEEDS = 2**31
 
@@ -45,7 +48,7 @@ class Job:
 class Plan:
     source: Source
     tasks: list[Task]
-    replay: Any = None
+    replay: Replay | None = None
     #: With an unchanged --from: the recorded batch's seeds and the one image to keep.
     seeds: list[int] | None = None
     keep: int | None = None
@@ -65,24 +68,15 @@ class Writer:
 
 
 def run(job: Job, requested: Requested) -> None:
-    from . import _loading, _replay, _schedulers, _sources
+    from . import _loading, _schedulers, _sources
 
     plan = _plan(job, requested)
     plan.source = _sources.pin(plan.source)
     index = _sources.read_index(plan.source)
     pipeline_cls = _loading.pipeline_class(index)
-    for task in plan.tasks:
-        _check_task(pipeline_cls, task, job)
-    if job.scheduler is not None:
-        _schedulers.lookup(job.scheduler)
     output = job.output or _default_output()
-    _naming.check_template(output)
-    notes = _replay.check_installed(plan.replay) if plan.replay is not None else []
-    for note in notes:
-        if _formats.current() == "human":
-            click.echo(note, err=True)
+    _check_before_loading(job, plan, pipeline_cls, output)
     dtype = job.dtype or (plan.replay.dtype if plan.replay is not None else "fp32")
-    device = job.device or (plan.replay.device if plan.replay is not None else None)
     pipeline = _loading.load(
         _sources.loadable(plan.source, index),
         index,
@@ -90,7 +84,7 @@ def run(job: Job, requested: Requested) -> None:
         progress=job.progress,
         options=_sources.load_options(plan.source),
     )
-    device = _device(job, plan, device)
+    device = _device(job, plan)
     _loading.on_device(pipeline, device, job.progress)
     if job.scheduler is not None:
         _schedulers.swap(pipeline, job.scheduler)
@@ -101,22 +95,43 @@ def run(job: Job, requested: Requested) -> None:
         _generate_one(pipeline, pipeline_cls, task, plan, writer)
 
 
-def _device(job: Job, plan: Plan, wanted: str | None) -> str:
-    """The device asked for; a --from image's device when available, else the best one."""
+def _check_before_loading(job: Job, plan: Plan, pipeline_cls: type, output: Path) -> None:
+    """Every usage error and missing plugin, found before any weights load."""
+    from . import _replay, _schedulers
+
+    for task in plan.tasks:
+        _check_task(pipeline_cls, task, job)
+    if job.scheduler is not None:
+        _schedulers.lookup(job.scheduler)
+    _naming.check_template(output)
+    if plan.replay is not None:
+        for note in _replay.check_installed(plan.replay):
+            _note(note)
+
+
+def _note(text: str) -> None:
+    """A remark for people (stderr, human mode only): never part of a script's output."""
+    if _formats.current() == "human":
+        click.echo(text, err=True)
+
+
+def _device(job: Job, plan: Plan) -> str:
+    """--device; else a --from image's device when this machine has it; else the best one."""
     from . import _loading
 
-    if job.device is not None or wanted is None:
-        return wanted or _loading.best_device()
+    wanted = job.device or (plan.replay.device if plan.replay is not None else None)
+    if wanted is None:
+        return _loading.best_device()
+    if job.device is not None or plan.replay is None:
+        return wanted
     try:
         _loading._check_available(wanted)
     except ValueError:
         fallback = _loading.best_device()
-        if _formats.current() == "human":
-            click.echo(
-                f"note: {plan.replay.image} was made on {wanted}, which this machine lacks; "
-                f"using {fallback} (the pixels may differ)",
-                err=True,
-            )
+        _note(
+            f"note: {plan.replay.image} was made on {wanted}, which this machine lacks; "
+            f"using {fallback} (the pixels may differ)"
+        )
         return fallback
     return wanted
 
@@ -177,7 +192,7 @@ def _check_task(pipeline_cls: type, task: Task, job: Job) -> None:
         raise OptionError(f"{job.prompts_file}:{task.line}: {exc}") from None
 
 
-def _set_recorded_scheduler(pipeline: Any, replay: Any) -> None:
+def _set_recorded_scheduler(pipeline: Any, replay: Replay) -> None:
     from . import _replay
 
     scheduler = _replay.scheduler_for(replay)
