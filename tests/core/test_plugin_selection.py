@@ -213,3 +213,24 @@ def test_requirements_pin_each_installed_plugin(fake_distribution, config_dir):
     assert {"distribution": "cli-req", "version": "3.1", "requirement": "cli-req==3.1"}.items() <= (
         next(r for r in parsed if r["distribution"] == "cli-req").items()
     )
+
+
+# ------------------------------------------------------------------------------ providers
+
+
+def test_provider_of_names_the_distribution_that_declares_a_class(fake_distribution):
+    from importlib import metadata
+
+    import torch
+
+    fake_distribution(
+        "prov-dist",
+        version="1.5",
+        entry_points={COMPONENTS: {"toylib.Prov": "prov_dist.inner:Prov"}},
+        modules={"prov_dist/__init__.py": "", "prov_dist/inner.py": component("Prov")},
+    )
+    cls = registry.resolve("toylib", "Prov")
+    assert registry.provider_of(cls) == ("prov-dist", "1.5")
+    assert registry.provider_of(torch.nn.Linear) == ("torch", metadata.version("torch"))
+    orphan = type("Orphan", (), {"__module__": "no_such_package_anywhere.mod"})
+    assert registry.provider_of(orphan) is None
