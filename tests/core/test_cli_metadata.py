@@ -198,6 +198,7 @@ def test_from_reproduces_an_image_bit_for_bit(image_ckpt, tmp_path):
     again = tmp_path / "again.png"
     result = generate("--from", original, "-o", again)
     assert result.exit_code == 0, result.output
+    assert "seed: 21" in result.stdout
     assert np.array_equal(pixels(again), pixels(original))
     assert CALLS[-1]["scheduler"] == "ToyEulerScheduler"
     assert CALLS[-1]["scheduler_config"]["use_karras_sigmas"] is True
@@ -206,6 +207,16 @@ def test_from_reproduces_an_image_bit_for_bit(image_ckpt, tmp_path):
     _, new = chunks(again)
     assert new == old
     assert sorted(p.name for p in tmp_path.glob("again*")) == ["again.png"]
+
+
+def test_a_relative_folder_is_recorded_absolute(image_ckpt, tmp_path, monkeypatch):
+    monkeypatch.chdir(image_ckpt.parent)
+    assert generate(image_ckpt.name, "--seed", 1, "-o", tmp_path / "rel.png").exit_code == 0
+    assert chunks(tmp_path / "rel.png")[1]["checkpoint"] == str(image_ckpt)
+    monkeypatch.chdir(tmp_path / "..")
+    result = generate("--from", tmp_path / "rel.png", "-o", tmp_path / "rel-again.png")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(pixels(tmp_path / "rel-again.png"), pixels(tmp_path / "rel.png"))
 
 
 def test_from_with_an_option_given_replaces_the_recorded_value(text_ckpt, tmp_path):

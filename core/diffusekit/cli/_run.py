@@ -231,8 +231,9 @@ def _generate_one(
 
     seed = task.seed if task.seed is not None else secrets.randbelow(RANDOM_SEEDS)
     seeds = plan.seeds or [seed + i for i in range(task.requested.num_images)]
+    shown = seed if plan.keep is None else seeds[plan.keep]
     where = "" if task.line is None else f" (line {task.line})"
-    _formats.emit({"event": "seed", "seed": seed, "line": task.line}, f"seed: {seed}{where}")
+    _formats.emit({"event": "seed", "seed": shown, "line": task.line}, f"seed: {shown}{where}")
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     kwargs = _call_options.build(pipeline_cls, task.requested, generators)
     result = pipeline(**kwargs)

@@ -49,8 +49,10 @@ class Source:
         return hub.HubOptions(revision=self.commit or self.revision)
 
     def as_dict(self) -> dict[str, Any]:
+        """For the record: a folder as an absolute path, so --from works from anywhere."""
+        location = self.location if self.is_hub else os.path.abspath(self.location)
         return {
-            "checkpoint": self.location,
+            "checkpoint": location,
             "revision": self.revision,
             "commit": self.commit,
             "subfolder": self.subfolder,
