@@ -25,7 +25,7 @@ from .plugins import plugins
     "allowed",
     multiple=True,
     metavar="DIST",
-    help="With --no-plugins: a distribution that may load (repeatable).",
+    help="A distribution that may load in safe mode (repeatable; implies --no-plugins).",
 )
 @click.pass_context
 def main(ctx: click.Context, no_plugins: bool, allowed: tuple[str, ...]) -> None:

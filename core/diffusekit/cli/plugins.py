@@ -15,7 +15,7 @@ def _short_group(group: str) -> str:
 
 @click.group()
 def plugins() -> None:
-    """Inspect installed plugin distributions (entry points)."""
+    """Inspect installed plugin distributions (entry points); disable or enable them."""
 
 
 @plugins.command("list")
