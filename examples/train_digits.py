@@ -156,7 +156,7 @@ def save_pipeline(out: Path, unet: UNet2DModel, training: DDPMScheduler) -> None
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    parser.add_argument("--steps", type=int, default=1500, help="optimizer steps")
     parser.add_argument("--out", type=Path, required=True, help="pipeline folder to write")
     parser.add_argument("--size", type=int, default=16, help="image side in pixels")
     parser.add_argument("--batch-size", type=int, default=32)
