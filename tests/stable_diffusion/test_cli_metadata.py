@@ -14,6 +14,8 @@ from diffusekit_stable_diffusion import tiny
 from diffusekit.cli import main
 from diffusekit.cli._png_metadata import parse_parameters
 
+from . import _pipelines
+
 
 def generate(*args):
     return CliRunner().invoke(main, ["generate", *map(str, args), "--no-progress"])
@@ -26,6 +28,9 @@ def chunks(path) -> tuple[str, dict]:
 
 def pixels(path) -> np.ndarray:
     return np.asarray(PIL.Image.open(path))
+
+
+one_thread = pytest.fixture(scope="module", autouse=True)(_pipelines.one_thread)
 
 
 @pytest.fixture(scope="module")
