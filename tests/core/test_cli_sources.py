@@ -102,6 +102,10 @@ def test_variant_selects_the_weights(tmp_path, toys):
     assert generate(variant, "--variant", "fp16", "--seed", 1, "-o", out).exit_code == 0
     assert record(out)["variant"] == "fp16"
     assert_one_error_line(generate(variant, "--seed", 1), "unet")
+    checked = invoke("inspect", variant, "--variant", "fp16", "--check")
+    assert checked.exit_code == 0 and "load check: OK" in checked.stdout, checked.output
+    failed = invoke("inspect", variant, "--check")
+    assert failed.exit_code == 1 and "load check: FAILED" in failed.stdout
 
 
 def test_gated_missing_and_bad_revision_are_one_line(tmp_path, toys, hub_server):

@@ -19,6 +19,7 @@ from ._formats import format_option
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--revision", help="Hub branch, tag or commit (same as CHECKPOINT@revision).")
 @click.option("--subfolder", help="Folder inside CHECKPOINT that holds model_index.json.")
+@click.option("--variant", help="Weights variant --check loads (fp16, ...).")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @format_option
 def inspect_command(
@@ -27,6 +28,7 @@ def inspect_command(
     as_json: bool,
     revision: str | None,
     subfolder: str | None,
+    variant: str | None,
     debug: bool,
 ) -> None:
     """Show CHECKPOINT's pipeline class, components, providers, files and sizes, or the
@@ -47,7 +49,7 @@ def inspect_command(
         return
     with command_errors(debug):
         check_source(without_revision(checkpoint))
-        source = parse(checkpoint, revision=revision, subfolder=subfolder)
+        source = parse(checkpoint, revision=revision, subfolder=subfolder, variant=variant)
         report = build_report(source.location, revision=source.revision, subfolder=subfolder)
     if check:
         report.check = _load_check(source, debug)
