@@ -14,7 +14,6 @@ import torch
 from diffusekit_models import AutoencoderKL, UNet2DConditionModel
 from diffusekit_schedulers.euler_discrete import EulerDiscreteScheduler
 from diffusekit_stable_diffusion import tiny, tiny_upscale
-from diffusekit_stable_diffusion._random import randn
 from diffusekit_stable_diffusion.upscale import (
     LATENT_SCALING_FACTOR,
     StableDiffusionUpscalePipeline,
@@ -22,6 +21,7 @@ from diffusekit_stable_diffusion.upscale import (
 
 from diffusekit import DiffusionPipeline, auto
 from diffusekit.errors import DiffusekitWarning
+from diffusekit.noise import randn_tensor
 
 from ._pipelines import one_thread, seeded
 
@@ -114,10 +114,10 @@ def test_unet_sees_scaled_latents_beside_the_unscaled_noised_image():
     generator = seeded(5)
     expected_image = pipe.low_res_scheduler.add_noise(
         low_res * 2 - 1,
-        randn(low_res.shape, generator, "cpu", torch.float32),
+        randn_tensor(low_res.shape, generator, "cpu", torch.float32),
         torch.tensor([42]),
     )
-    latent_noise = randn((1, 4, 8, 8), generator, "cpu", torch.float32)
+    latent_noise = randn_tensor((1, 4, 8, 8), generator, "cpu", torch.float32)
     steps = []
 
     def record(pipe, i, t, tensors):

@@ -14,8 +14,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from diffusekit.noise import randn_tensor
+
 from ._activation import activation
-from ._random import randn
 from .normalization import SpatialNorm
 from .unet_2d_blocks import DownEncoderBlock2D, UNetMidBlock2D, UpDecoderBlock2D
 
@@ -190,7 +191,7 @@ class DiagonalGaussianDistribution:
         self, generator: torch.Generator | list[torch.Generator] | None = None
     ) -> torch.Tensor:
         """mean + std * ε, with ε drawn from `generator`."""
-        noise = randn(tuple(self.mean.shape), generator, self.mean.device, self.mean.dtype)
+        noise = randn_tensor(tuple(self.mean.shape), generator, self.mean.device, self.mean.dtype)
         return self.mean + self.std * noise
 
     def mode(self) -> torch.Tensor:

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
+from diffusekit.noise import randn_tensor
+
 from ._base import BetaConfig, BetaScheduler, StepCounter
-from ._noise import randn
 from ._sigmas import chosen_ramp, ramp_sigmas, sigma_to_t
 from ._sigmas import sigmas_from_alphas_cumprod as train_sigmas
 from ._thresholding import dynamic_threshold
@@ -374,7 +375,7 @@ def draw_noise(
     """The SDE variants' z: `given` if passed, else drawn as the reference draws it."""
     if given is not None:
         return given.to(device=like.device, dtype=dtype)
-    return randn(like.shape, generator, like.device, dtype)
+    return randn_tensor(like.shape, generator, like.device, dtype)
 
 
 __all__ = [

@@ -1,55 +1,8 @@
-"""Gaussian noise drawn exactly as the reference draws it, and forward-process noising."""
+"""Forward-process noising: x_t from x_0 and noise (seeded noise itself: `diffusekit.noise`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
-
-Generator = torch.Generator | Sequence[torch.Generator] | None
-
-
-def randn(
-    shape: Sequence[int],
-    generator: Generator = None,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
-    layout: torch.layout | None = None,
-) -> torch.Tensor:
-    """Standard normal noise of `shape` on `device`, seeded by `generator`.
-
-    A CPU generator draws on the CPU and the result is moved, so a seed gives the same numbers
-    on every device. A list of generators seeds each batch item separately.
-    """
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    layout = layout or torch.strided
-    gens = list(generator) if isinstance(generator, Sequence) else generator
-    if isinstance(gens, list) and len(gens) == 1:
-        gens = gens[0]
-    first = gens[0] if isinstance(gens, list) else gens
-    draw_on = device
-    if first is not None and first.device.type != device.type:
-        if first.device.type != "cpu":
-            raise ValueError(
-                f"generator: a {first.device.type} generator cannot draw noise for a "
-                f"{device.type} tensor; pass a CPU generator or one on {device.type}"
-            )
-        draw_on = torch.device("cpu")
-    if isinstance(gens, list):
-        one = (1, *shape[1:])
-        parts = [
-            torch.randn(one, generator=g, device=draw_on, dtype=dtype, layout=layout) for g in gens
-        ]
-        return torch.cat(parts, dim=0).to(device)
-    return torch.randn(tuple(shape), generator=gens, device=draw_on, dtype=dtype, layout=layout).to(
-        device
-    )
-
-
-def randn_like(
-    like: torch.Tensor, generator: Generator = None, layout: torch.layout | None = None
-) -> torch.Tensor:
-    return randn(like.shape, generator, like.device, like.dtype, layout)
 
 
 def _per_sample(values: torch.Tensor, ndim: int) -> torch.Tensor:

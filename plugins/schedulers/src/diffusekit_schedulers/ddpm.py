@@ -8,8 +8,9 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from diffusekit.noise import randn_like
+
 from ._base import BetaConfig, BetaScheduler, output, timestep_int
-from ._noise import randn_like
 from ._prediction import PredictionType, x0_and_eps
 from ._spacing import TimestepSpacing, check_num_inference_steps, spaced_timesteps
 from ._thresholding import clip_or_threshold

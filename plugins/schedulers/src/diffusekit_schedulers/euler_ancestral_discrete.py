@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from diffusekit.noise import randn_like
+
 from ._base import BetaConfig, SigmaScheduler, output
 from ._f32 import f32
-from ._noise import randn_like
 from ._prediction import PredictionType, denoised
 from ._sigmas import discrete_sigma_schedule, sigmas_from_alphas_cumprod
 from ._spacing import TimestepSpacing, spaced_timesteps

@@ -7,9 +7,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from diffusekit.noise import randn_like
+
 from ._base import BetaConfig, SigmaScheduler, output
 from ._f32 import f32
-from ._noise import randn_like
 from ._prediction import PredictionType, denoised
 from ._sigmas import (
     chosen_ramp,

@@ -6,10 +6,11 @@ from typing import Any, ClassVar
 
 import torch
 
+from diffusekit.noise import randn_like
+
 from ._base import KDiffusionConfig, output
 from ._f32 import f32
 from ._kdpm2 import KDPM2Base, geometric_midpoint
-from ._noise import randn_like
 from ._prediction import denoised
 from .euler_ancestral_discrete import ancestral_split
 

@@ -9,10 +9,9 @@ import numpy as np
 import torch
 
 from diffusekit.config import BaseConfig
+from diffusekit.noise import randn_tensor
 from diffusekit.outputs import BaseOutput
 from diffusekit.scheduling import SchedulerMixin
-
-from ._noise import randn
 
 
 class KarrasVeConfig(BaseConfig):
@@ -76,7 +75,7 @@ class KarrasVeScheduler(SchedulerMixin):
         c = self.config
         steps = self.num_inference_steps or 1
         gamma = min(c.s_churn / steps, 2**0.5 - 1) if c.s_min <= sigma <= c.s_max else 0
-        eps = c.s_noise * randn(sample.shape, generator).to(sample.device)
+        eps = c.s_noise * randn_tensor(sample.shape, generator).to(sample.device)
         sigma_hat = sigma + gamma * sigma
         return sample + (sigma_hat**2 - sigma**2) ** 0.5 * eps, sigma_hat
 

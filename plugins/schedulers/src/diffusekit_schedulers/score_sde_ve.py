@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from diffusekit.noise import randn_like, randn_tensor
 from diffusekit.outputs import BaseOutput
 from diffusekit.scheduling import SchedulerConfig, SchedulerMixin
 
 from ._base import output
-from ._noise import randn, randn_like
 
 
 class ScoreSdeVeConfig(SchedulerConfig):
@@ -114,7 +114,7 @@ class ScoreSdeVeScheduler(SchedulerMixin):
         sigma = self._grid[index]
         below = self._grid[index - 1] if index > 0 else 0.0
         g = np.sqrt(np.float32(sigma) ** 2 - np.float32(below) ** 2)
-        z = randn(sample.shape, generator, sample.device, sample.dtype, sample.layout)
+        z = randn_tensor(sample.shape, generator, sample.device, sample.dtype, sample.layout)
         mean = sample + float(g * g) * model_output
         prev_sample = mean + float(g) * z
         if not return_dict:
@@ -130,7 +130,7 @@ class ScoreSdeVeScheduler(SchedulerMixin):
     ) -> Any:
         """One Langevin corrector step with step size set by the target `snr`."""
         self._require_timesteps("step_correct")
-        z = randn(sample.shape, generator, None, None, sample.layout).to(sample.device)
+        z = randn_tensor(sample.shape, generator, None, None, sample.layout).to(sample.device)
         grad_norm = torch.norm(model_output.reshape(model_output.shape[0], -1), dim=-1).mean()
         noise_norm = torch.norm(z.reshape(z.shape[0], -1), dim=-1).mean()
         step_size = (self.config.snr * noise_norm / grad_norm) ** 2 * 2

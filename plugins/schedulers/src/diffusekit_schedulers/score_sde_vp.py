@@ -7,9 +7,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from diffusekit.noise import randn_tensor
 from diffusekit.scheduling import SchedulerConfig, SchedulerMixin
-
-from ._noise import randn
 
 
 class ScoreSdeVpConfig(SchedulerConfig):
@@ -72,7 +71,7 @@ class ScoreSdeVpScheduler(SchedulerMixin):
         g = torch.sqrt(beta)
         drift = -0.5 * beta * x - g**2 * score
         x_mean = x + drift * dt
-        z = randn(x.shape, generator, x.device, x.dtype, x.layout)
+        z = randn_tensor(x.shape, generator, x.device, x.dtype, x.layout)
         return x_mean + g * math.sqrt(-dt) * z, x_mean
 
     def __len__(self) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from ._random import Generator, randn
+from diffusekit.noise import Generator, randn_tensor
 
 
 def latent_shape(
@@ -24,7 +24,7 @@ def initial_noise(
 ) -> torch.Tensor:
     """`latents` if given (moved to `device`), else fresh noise of `shape`."""
     if latents is None:
-        return randn(shape, generator, device, dtype)
+        return randn_tensor(shape, generator, device, dtype)
     if tuple(latents.shape) != tuple(shape):
         raise ValueError(f"latents: expected shape {tuple(shape)}, found {tuple(latents.shape)}")
     return latents.to(device=device, dtype=dtype)

@@ -11,11 +11,11 @@ import torch
 
 from diffusekit import kernel
 from diffusekit.image import PipelineImageInput
+from diffusekit.noise import Generator, randn_tensor
 
 from . import _checks
 from ._base import Callback, StableDiffusionBase
 from ._latents import image_latents, to_batch
-from ._random import Generator, randn
 
 
 class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
@@ -119,5 +119,5 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
         clean = to_batch(
             image_latents(self.vae, pixels, generator, device, dtype), batch_size, "image"
         )
-        noise = randn(clean.shape, generator, device, dtype)
+        noise = randn_tensor(clean.shape, generator, device, dtype)
         return run.scheduler.add_noise(clean, noise, run.first_timestep.repeat(batch_size))

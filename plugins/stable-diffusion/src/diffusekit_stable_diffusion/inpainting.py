@@ -17,13 +17,13 @@ import torch.nn.functional as F
 
 from diffusekit import kernel
 from diffusekit.image import PipelineImageInput, VaeImageProcessor
+from diffusekit.noise import Generator
 
 from . import _checks
 from ._base import Callback, Conditioning, StableDiffusionBase
 from ._blending import keep_known_region
 from ._denoiser import with_inpainting_channels
 from ._latents import image_latents, initial_noise, latent_shape, to_batch
-from ._random import Generator
 
 
 class StableDiffusionInpaintPipeline(StableDiffusionBase):

@@ -18,12 +18,12 @@ import torch
 from diffusekit import kernel
 from diffusekit.errors import DiffusekitWarning
 from diffusekit.image import PipelineImageInput, VaeImageProcessor
+from diffusekit.noise import Generator
 
 from . import _checks, prompts
 from ._base import Callback, StableDiffusionBase
 from ._latents import initial_noise, latent_shape
 from ._legacy_callback import LegacyCallback, check_callback_steps, legacy_callback
-from ._random import Generator
 from .outputs import StableDiffusionSafePipelineOutput
 from .safe_guidance import SafeLatentGuidance
 from .safety_check import run_safety_checker

@@ -9,11 +9,11 @@ from typing import Any
 import torch
 
 from diffusekit import kernel
+from diffusekit.noise import Generator
 
 from . import _checks
 from ._base import Callback, StableDiffusionBase
 from ._latents import initial_noise, latent_shape
-from ._random import Generator
 
 
 class StableDiffusionPipeline(StableDiffusionBase):

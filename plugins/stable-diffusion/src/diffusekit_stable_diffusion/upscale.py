@@ -21,6 +21,7 @@ import torch
 from diffusekit import kernel
 from diffusekit.errors import DiffusekitWarning
 from diffusekit.image import PipelineImageInput, VaeImageProcessor
+from diffusekit.noise import Generator, randn_tensor
 from diffusekit.pipeline import DiffusionPipeline
 
 from . import _checks
@@ -28,7 +29,6 @@ from ._base import Callback, StableDiffusionBase, _check_safety_components
 from ._denoiser import Denoiser, State
 from ._latents import initial_noise
 from ._legacy_callback import LegacyCallback, check_callback_steps, legacy_callback
-from ._random import Generator, randn
 
 LATENT_SCALING_FACTOR = 0.08333
 """The x4 upscaler's VAE latent scale, whatever its config says (as the reference has it)."""
@@ -193,7 +193,7 @@ class StableDiffusionUpscalePipeline(StableDiffusionBase):
         """
         if isinstance(generator, list):
             generator = generator[: pixels.shape[0]]
-        noise = randn(pixels.shape, generator, device, dtype)
+        noise = randn_tensor(pixels.shape, generator, device, dtype)
         level = torch.tensor([noise_level], dtype=torch.long, device=device)
         return self.low_res_scheduler.add_noise(pixels, noise, level)
 
