@@ -206,7 +206,10 @@ def test_every_command_has_json_output_that_parses(
             assert result.exit_code == 0, (command, result.output)
             assert "%|" not in result.stderr, "no progress bars in json mode"
             json_lines(result.stdout)
-    generated = json_lines(invoke("generate", image_ckpt, "--seed", 4, "--format", "json").stdout)
+    again = tmp_path / "k.png"
+    generated = json_lines(
+        invoke("generate", image_ckpt, "--seed", 4, "-o", again, "--format", "json").stdout
+    )
     assert [e["event"] for e in generated] == ["seed", "image"] and generated[0]["seed"] == 4
 
 
