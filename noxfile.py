@@ -75,8 +75,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Every benchmark, diffusekit against the reference in the same run."""
-    install_project(session, *PLUGINS)
+    """Every benchmark, diffusekit against the reference in the same run, then the report.
+
+    Extra arguments go to every script (all take ``--repeat N``); the report step renders
+    bench/results/*.json into docs/benchmarks.md and docs/benchmarks.json.
+    """
+    benched = (*PLUGINS, "stable-diffusion", "transformers", "unconditional")
+    install_project(session, *dict.fromkeys(benched))
     session.install(*CONSTRAINTS, "psutil>=5.9", *REFERENCE)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+    session.run("python", str(ROOT / "bench" / "report.py"))

@@ -1,91 +1,99 @@
-"""Import cost and plugin discovery time, diffusekit beside the reference, in one run.
+"""Import cost, diffusekit beside the reference, and plugin discovery time.
 
-Each figure is a fresh interpreter (subprocess), repeated; prints medians, spread and ratios,
-and one JSON line per figure.
+Each sample is a fresh interpreter timing its own import (interpreter start-up excluded);
+the libraries alternate. "Stable Diffusion pipeline class" is the time until
+`StableDiffusionPipeline` is usable from each library's top-level package.
+
+    python bench/bench_import.py --repeat 5
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from diffusekit.testing import write_fake_distribution
+import _harness as h
+
+CODE = {
+    "package": {"diffusekit": "import diffusekit", "reference": "import diffusers"},
+    "sd_pipeline": {
+        "diffusekit": "from diffusekit import StableDiffusionPipeline",
+        "reference": "from diffusers import StableDiffusionPipeline",
+    },
+    "scheduler": {
+        "diffusekit": "from diffusekit import DDIMScheduler",
+        "reference": "from diffusers import DDIMScheduler",
+    },
+}
+TITLES = {
+    "package": "import the package",
+    "sd_pipeline": "import to a usable Stable Diffusion pipeline class",
+    "scheduler": "import to a usable DDIMScheduler class",
+}
+TARGETS = {"sd_pipeline": 0.4}
 
 
-def time_code(code: str, repeat: int, env: dict[str, str] | None = None) -> list[float]:
-    runs = []
-    for _ in range(repeat):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"import time\nt=time.perf_counter()\n{code}\nprint(time.perf_counter()-t)",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        ).stdout.split()[-1]
-        runs.append(float(out))
-    return runs
+def time_import(code: str, env: dict[str, str] | None = None) -> float:
+    program = f"import time\nt = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, env=env
+    )
+    return float(done.stdout.split()[-1])
 
 
 def fake_site(count: int, root: Path) -> Path:
+    from diffusekit.testing import write_fake_distribution
+
     site = root / f"site-{count}"
     for i in range(count):
-        write_fake_distribution(
-            site,
-            f"fake-plugin-{i}",
-            entry_points={"diffusekit.components": {f"fakelib.Thing{i}": f"fake_{i}:Thing"}},
-        )
+        entry = {"diffusekit.components": {f"fakelib.Thing{i}": f"fake_{i}:Thing"}}
+        write_fake_distribution(site, f"fake-plugin-{i}", entry_points=entry)
     return site
 
 
-def report(name: str, ours: list[float], reference: list[float] | None) -> None:
-    row = {
-        "figure": name,
-        "diffusekit_median_s": statistics.median(ours),
-        "diffusekit_spread_s": max(ours) - min(ours),
-    }
-    text = f"{name:<44} diffusekit {row['diffusekit_median_s'] * 1000:8.1f} ms"
-    if reference:
-        row["reference_median_s"] = statistics.median(reference)
-        row["ratio"] = row["diffusekit_median_s"] / row["reference_median_s"]
-        text += (
-            f"   reference {row['reference_median_s'] * 1000:8.1f} ms   ratio {row['ratio']:.3f}"
-        )
-    print(text)
-    print(json.dumps(row))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    reference = time_code("import diffusers", args.repeat)
-    report("import package", time_code("import diffusekit", args.repeat), reference)
-    report(
-        "import + a scheduler class",
-        time_code("from diffusekit import DDIMScheduler", args.repeat),
-        time_code("from diffusers import DDIMScheduler", args.repeat),
+def main(args: Any) -> list[dict[str, Any]]:
+    records = []
+    torch_alone = []
+    with h.LoadWindow() as load:
+        for _ in range(args.repeat):
+            torch_alone.append(time_import("import torch"))
+    records.append(
+        h.figure("import.torch", "import torch (context)", "s", torch_alone, load=load.pair)
     )
+    for key, code in CODE.items():
+        samples: dict[str, list[float]] = {library: [] for library in h.LIBRARIES}
+        with h.LoadWindow() as load:
+            for index in range(args.repeat):
+                order = h.LIBRARIES if index % 2 == 0 else h.LIBRARIES[::-1]
+                for library in order:
+                    samples[library].append(time_import(code[library]))
+        records.append(
+            h.figure(
+                f"import.{key}",
+                TITLES[key],
+                "s",
+                samples["diffusekit"],
+                samples["reference"],
+                target=TARGETS.get(key),
+                load=load.pair,
+            )
+        )
     with tempfile.TemporaryDirectory() as tmp:
         for count in (100, 1000):
-            site = fake_site(count, Path(tmp))
-            env = dict(os.environ, PYTHONPATH=str(site))
+            env = dict(os.environ, PYTHONPATH=str(fake_site(count, Path(tmp))))
             code = "from diffusekit import registry\nregistry.discovery()"
-            report(
-                f"discovery with {count} fake distributions",
-                time_code(code, args.repeat, env),
-                None,
+            with h.LoadWindow() as load:
+                samples_ = [time_import(code, env) for _ in range(args.repeat)]
+            title = f"plugin discovery with {count} fake distributions"
+            records.append(
+                h.figure(f"import.discovery_{count}", title, "s", samples_, load=load.pair)
             )
+    return records
 
 
 if __name__ == "__main__":
-    main()
+    h.run_script(__file__, {}, main, h.parser(__doc__.splitlines()[0], repeat=5))

@@ -1,22 +1,22 @@
 """Microseconds per scheduler `step` on a 1x4x64x64 latent: diffusekit vs the reference.
 
-Run: python bench/bench_scheduler_step.py [--steps 50] [--repeats 5]
-Prints a table and one JSON line per scheduler. Each repetition runs a whole trajectory on a
-fresh schedule and times only the `step` calls; the figure is the median over all timed calls.
+Both libraries in this one process, 1 torch thread. Each repetition runs a whole trajectory
+on a fresh schedule and times only the `step` calls; a sample is that trajectory's median.
+
+    python bench/bench_scheduler_step.py --steps 50 --repeat 5
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import inspect
-import json
 import statistics
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+import _harness as h
 import torch
 
 MODULES = {
@@ -107,48 +107,36 @@ RUNNERS = {
 }
 
 
-def measure(cls: type, name: str, steps: int, repeats: int) -> float:
+def measure(cls: type, name: str, steps: int, repeats: int) -> list[float]:
+    """Per-trajectory median µs per `step`, one sample per repetition."""
     runner = RUNNERS.get(name, run_standard)
     scheduler = cls(**CONFIGS.get(name, {}))
     runner(scheduler, steps, [])  # warm-up
-    times: list[float] = []
+    samples = []
     for _ in range(repeats):
+        times: list[float] = []
         runner(cls(**CONFIGS.get(name, {})), steps, times)
-    return statistics.median(times) * 1e6
+        samples.append(statistics.median(times) * 1e6)
+    return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", nargs="*", default=None)
-    args = parser.parse_args()
+def main(args: Any) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    rows = []
+    records = []
     for name in args.only or MODULES:
-        mine = measure(ours(name), name, args.steps, args.repeats)
-        theirs = measure(reference(name), name, args.steps, args.repeats)
-        rows.append((name, mine, theirs))
-        print(
-            json.dumps(
-                {
-                    "bench": "scheduler_step",
-                    "scheduler": name,
-                    "shape": list(SHAPE),
-                    "steps": args.steps,
-                    "repeats": args.repeats,
-                    "threads": 1,
-                    "diffusekit_us": round(mine, 1),
-                    "diffusers_us": round(theirs, 1),
-                    "ratio": round(mine / theirs, 3),
-                }
-            )
-        )
-    print("\n| scheduler | diffusekit µs/step | diffusers µs/step | ratio |\n|---|---:|---:|---:|")
-    for name, mine, theirs in rows:
-        print(f"| {name} | {mine:.1f} | {theirs:.1f} | {mine / theirs:.2f} |")
+        with h.LoadWindow() as load:
+            mine = measure(ours(name), name, args.steps, args.repeat)
+            theirs = measure(reference(name), name, args.steps, args.repeat)
+        records.append(
+            h.figure(f"scheduler.{name}", f"{name}.step", "µs", mine, theirs, load=load.pair,
+                     shape=list(SHAPE), steps=args.steps, threads=1)
+        )  # fmt: skip
+    return records
 
 
 if __name__ == "__main__":
-    main()
+    parser = h.parser(__doc__.splitlines()[0], repeat=5)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--only", nargs="*", default=None)
+    h.run_script(__file__, {}, main, parser)

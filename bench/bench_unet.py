@@ -1,228 +1,146 @@
-"""Model compute: one Stable Diffusion 1.5 UNet forward and one SD VAE decode, diffusekit vs
-the reference, on the same random weights, each measured in its own fresh process.
+"""Model compute: one guided SD 1.5 UNet step and one SD VAE decode, against the reference.
 
-Tasks: the SD 1.5 UNet (860M parameters) at 32x32 and 64x64 latents, batch 2 (one guided
-step), 77 context tokens; the SD VAE decoder on a 32x32 latent (a 256x256 image). Weights are
-written once by the reference under bench/.cache/unet/. Each worker loads the model, runs
-one warm-up, then `--repeat` timed calls; the parent interleaves the two libraries per task
-and prints the median and best wall time and the median process CPU time (other load on a
-shared machine only adds time, so the best is the steadier comparison), the worker's peak
-RSS, and achieved GFLOP/s at the best time (FLOPs counted with torch's FlopCounterMode)
-against this machine's fp32 matmul peak (measured here: best 4096^3 matmul, before and after the
-runs; oneDNN convolutions can exceed it).
+The SD 1.5 UNet (860M parameters) at 32x32 and 64x64 latents, batch 2 (one step with
+classifier-free guidance), 77 context tokens; the SD VAE decoder on a 32x32 latent (a 256x256
+image). Weights come from the SD 1.5-architecture checkpoint the reference writes under
+bench/.cache/sd15. Each worker is a fresh process: load, one warm-up call, then `--calls`
+timed calls; `--repeat` workers per library, alternating. FLOPs are counted once with
+torch's FlopCounterMode; the machine's fp32 matmul peak is the best 4096^3 matmul, measured
+before and after (oneDNN convolutions can exceed it). `--compile` adds a diffusekit run with
+`torch.compile(unet)`, its compile time (the first call) reported separately;
+`--channels-last` adds one in channels-last memory format.
 
-    python bench/bench_unet.py --repeat 3
+    python bench/bench_unet.py --repeat 2 --calls 2
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import resource
-import statistics
-import subprocess
-import sys
-import time
-from pathlib import Path
+import warnings
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache" / "unet"
-LIBRARIES = ("diffusekit", "diffusers")
+import _checkpoints
+import _harness as h
 
-SD15_UNET = {"sample_size": 64, "cross_attention_dim": 768, "attention_head_dim": 8}
-SD_VAE = {
-    "block_out_channels": [128, 256, 512, 512],
-    "down_block_types": ["DownEncoderBlock2D"] * 4,
-    "up_block_types": ["UpDecoderBlock2D"] * 4,
-    "layers_per_block": 2,
-    "latent_channels": 4,
-    "sample_size": 512,
+TASKS = {"unet-32": ("unet", 32), "unet-64": ("unet", 64), "vae-decode-256": ("vae", 32)}
+TITLES = {
+    "unet-32": "SD 1.5 UNet step, 32x32 latents, CFG (batch 2)",
+    "unet-64": "SD 1.5 UNet step, 64x64 latents, CFG (batch 2)",
+    "vae-decode-256": "SD VAE decode, 256x256 image",
 }
-TASKS = {
-    "unet-32": ("unet", 32),
-    "unet-64": ("unet", 64),
-    "vae-decode-256": ("vae", 32),
-}
+TARGETS = {"unet-32": 1.0, "unet-64": 1.0}
+VARIANTS = ("eager", "channels_last", "compile")
 
 
-# ------------------------------------------------------------------------------ weights
-
-
-def _write_weights() -> None:
-    """Random weights for both models, written by the reference (run in a subprocess)."""
-    import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-
-    torch.manual_seed(0)
-    if not (CACHE / "unet" / "config.json").exists():
-        UNet2DConditionModel(**SD15_UNET).save_pretrained(CACHE / "unet")
-    if not (CACHE / "vae" / "config.json").exists():
-        AutoencoderKL(**SD_VAE).save_pretrained(CACHE / "vae")
-
-
-# ------------------------------------------------------------------------------- worker
-
-
-def _model_class(library: str, kind: str) -> Any:
+def _model(library: str, kind: str, folder: str) -> Any:
     name = "UNet2DConditionModel" if kind == "unet" else "AutoencoderKL"
     if library == "diffusekit":
-        import diffusekit_models
-
-        return getattr(diffusekit_models, name)
-    import diffusers
-
-    return getattr(diffusers, name)
+        import diffusekit_models as package
+    else:
+        import diffusers as package
+    return getattr(package, name).from_pretrained(folder, subfolder=kind).eval()
 
 
-def _call(kind: str, model: Any, size: int) -> Any:
+def _call(kind: str, model: Any, size: int, variant: str) -> Any:
     import torch
 
     generator = torch.Generator().manual_seed(0)
+    layout = torch.channels_last if variant == "channels_last" else torch.contiguous_format
     if kind == "unet":
         sample = torch.randn(2, 4, size, size, generator=generator)
+        sample = sample.contiguous(memory_format=layout)
         context = torch.randn(2, 77, 768, generator=generator)
         timestep = torch.tensor([500, 500])
         return lambda: model(sample, timestep, context).sample
-    latents = torch.randn(1, 4, size, size, generator=generator)
+    latents = torch.randn(1, 4, size, size, generator=generator).contiguous(memory_format=layout)
     return lambda: model.decode(latents).sample
 
 
-def _count_flops(run: Any) -> int:
+def step_worker(
+    library: str, task: str, folder: str, calls: int, variant: str, count_flops: bool
+) -> dict[str, Any]:
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
-        run()
-    return int(counter.get_total_flops())
-
-
-def _worker(library: str, task: str, repeat: int, count_flops: bool) -> dict[str, Any]:
-    import torch
-
+    warnings.simplefilter("ignore")
     kind, size = TASKS[task]
-    model = _model_class(library, kind).from_pretrained(CACHE / kind).eval()
-    run = _call(kind, model, size)
-    walls, cpus = [], []
+    model = _model(library, kind, folder)
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    flops = None
     with torch.inference_mode():
-        run()
-        for _ in range(repeat):
-            wall, cpu = time.perf_counter(), time.process_time()
-            run()
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-        flops = _count_flops(run) if count_flops else None
-    return {
-        "library": library,
-        "task": task,
-        "wall_s": walls,
-        "cpu_s": cpus,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "flops": flops,
-        "threads": torch.get_num_threads(),
-    }
+        if count_flops:
+            with FlopCounterMode(display=False) as counter:
+                _call(kind, model, size, "eager")()
+            flops = int(counter.get_total_flops())
+        if variant == "compile":
+            model = torch.compile(model)
+        run = _call(kind, model, size, variant)
+        first_s, _ = h.timed(run)
+        walls = [h.timed(run)[0] for _ in range(calls)]
+    return {"wall_s": walls, "first_s": first_s, "flops": flops, "peak_rss_mb": h.peak_rss_mb()}
 
 
-def _matmul_peak(n: int = 4096, tries: int = 6) -> float:
-    """Best fp32 GFLOP/s of an n x n matmul on this machine (measured before and after)."""
+def matmul_peak(n: int = 4096, tries: int = 6) -> float:
+    """Best fp32 GFLOP/s of an n x n matmul on this machine."""
     import torch
 
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    best = float("inf")
-    for _ in range(tries):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
+    best = min(h.timed(lambda: a @ b)[0] for _ in range(tries))
     return 2 * n**3 / best / 1e9
 
 
-# ------------------------------------------------------------------------------- parent
+def _throughput(flops: int, seconds: float, peak: float) -> dict[str, float]:
+    return {"gflop_per_s": flops / seconds / 1e9, "of_peak": flops / seconds / 1e9 / peak}
 
 
-def _run_worker(library: str, task: str, repeat: int, count_flops: bool) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--worker", library, "--task", task]
-    command += ["--repeat", str(repeat)] + (["--count-flops"] if count_flops else [])
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=os.environ)
-    if done.returncode != 0:
-        raise RuntimeError(f"{library} {task} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _summary(results: list[dict[str, Any]], flops: int, peak: float) -> dict[str, Any]:
-    walls = [t for r in results for t in r["wall_s"]]
-    cpus = [t for r in results for t in r["cpu_s"]]
-    wall = statistics.median(walls)
-    return {
-        "wall_s": round(wall, 3),
-        "best_s": round(min(walls), 3),
-        "cpu_s": round(statistics.median(cpus), 3),
-        "peak_rss_mb": round(max(r["peak_rss_mb"] for r in results)),
-        "gflops": round(flops / 1e9, 1),
-        "gflop_per_s": round(flops / min(walls) / 1e9, 1),
-        "of_peak": round(flops / min(walls) / 1e9 / peak, 3),
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timed calls per worker")
-    parser.add_argument("--rounds", type=int, default=1, help="worker pairs per task")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
-    parser.add_argument("--task", choices=list(TASKS), help=argparse.SUPPRESS)
-    parser.add_argument("--count-flops", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--write-weights", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.write_weights:
-        _write_weights()
-        return
-    if args.worker:
-        print(json.dumps(_worker(args.worker, args.task, args.repeat, args.count_flops)))
-        return
-
-    subprocess.run([sys.executable, __file__, "--write-weights"], check=True)
-    peak = _matmul_peak()
-    measured = []
+def main(args: Any) -> list[dict[str, Any]]:
+    folder = str(_checkpoints.ensure("sd15"))
+    with h.LoadWindow() as load:
+        peaks = [matmul_peak()]
+    records = []
     for task in args.tasks:
-        results: dict[str, list[dict[str, Any]]] = {lib: [] for lib in LIBRARIES}
-        flops = 0
-        for round_index in range(args.rounds):
-            order = LIBRARIES if round_index % 2 == 0 else LIBRARIES[::-1]
-            for library in order:
-                first = round_index == 0 and library == "diffusekit"
-                result = _run_worker(library, task, args.repeat, count_flops=first)
-                flops = result["flops"] or flops
-                results[library].append(result)
-                print(json.dumps(result))
-        measured.append((task, flops, results))
-    peak = max(peak, _matmul_peak())
-    rows = [
-        (task, library, _summary(results[library], flops, peak))
-        for task, flops, results in measured
-        for library in LIBRARIES
-    ]
-    print(json.dumps({"fp32_matmul_peak_gflop_per_s": round(peak, 1)}))
-    print(f"\nfp32 matmul peak: {peak:.1f} GFLOP/s\n")
-    header = (
-        "task",
-        "library",
-        "wall s",
-        "best s",
-        "CPU s",
-        "peak RSS MB",
-        "GFLOP",
-        "GFLOP/s",
-        "of peak",
-    )
-    print("| " + " | ".join(header) + " |")
-    print("|---" * len(header) + "|")
-    for task, library, s in rows:
-        print(
-            f"| {task} | {library} | {s['wall_s']} | {s['best_s']} | {s['cpu_s']} | "
-            f"{s['peak_rss_mb']} | {s['gflops']} | {s['gflop_per_s']} | {s['of_peak']:.0%} |"
-        )
+        options = {"task": task, "folder": folder, "calls": args.calls, "variant": "eager"}
+        flops = h.worker(__file__, "step", library="diffusekit", count_flops=True, **options)
+        flops = flops["flops"]
+        with h.LoadWindow() as load:
+            runs = h.interleaved(__file__, "step", args.repeat, count_flops=False, **options)
+        samples = {lib: [t for r in runs[lib] for t in r["wall_s"]] for lib in h.LIBRARIES}
+        peaks.append(matmul_peak())
+        peak = max(peaks)
+        extra = {
+            "gflop": flops / 1e9,
+            "diffusekit_at_best": _throughput(flops, min(samples["diffusekit"]), peak),
+            "reference_at_best": _throughput(flops, min(samples["reference"]), peak),
+            "peak_rss_mb": {lib: max(r["peak_rss_mb"] for r in runs[lib]) for lib in runs},
+        }
+        records.append(
+            h.figure(f"compute.{task}", TITLES[task], "s", samples["diffusekit"],
+                     samples["reference"], target=TARGETS.get(task), load=load.pair, **extra)
+        )  # fmt: skip
+        for variant in args.variants:
+            with h.LoadWindow() as load:
+                done = [
+                    h.worker(__file__, "step", library="diffusekit", count_flops=False,
+                             **{**options, "variant": variant})
+                    for _ in range(args.repeat)
+                ]  # fmt: skip
+            title = f"{TITLES[task]}, diffusekit {variant} vs eager (same run)"
+            records.append(
+                h.figure(f"compute.{task}.{variant}", title, "s",
+                         [t for r in done for t in r["wall_s"]], samples["diffusekit"],
+                         load=load.pair, first_call_s=[r["first_s"] for r in done])
+            )  # fmt: skip
+    records.append(h.figure("compute.matmul_peak", "fp32 4096^3 matmul, best", "GFLOP/s", peaks))
+    return records
 
 
 if __name__ == "__main__":
-    main()
+    parser = h.parser(__doc__.splitlines()[0], repeat=2)
+    parser.add_argument("--calls", type=int, default=2, help="timed calls per worker process")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument(
+        "--variants", nargs="*", default=[], choices=VARIANTS[1:],
+        help="also time diffusekit with these (compile time reported as first_call_s)",
+    )  # fmt: skip
+    h.run_script(__file__, {"step": step_worker}, main, parser)
