@@ -82,6 +82,10 @@ def schedule(
     takes them). `strength` < 1 starts the run part-way, as image-to-image does: only the
     last ``int(num_inference_steps * strength)`` steps run.
     """
+    if not custom_given(timesteps, sigmas) and (num_inference_steps or 0) < 1:
+        raise ValueError(
+            f"num_inference_steps: expected a positive number of steps, found {num_inference_steps}"
+        )
     run = scheduler.fork()
     custom = {"timesteps": timesteps, "sigmas": sigmas}
     custom = {name: value for name, value in custom.items() if value is not None}
@@ -95,6 +99,10 @@ def schedule(
     if strength is not None:
         steps, count = _start_part_way(run, steps, count, strength)
     return Schedule(run, steps, count, order=run.order)
+
+
+def custom_given(timesteps: Any, sigmas: Any) -> bool:
+    return timesteps is not None or sigmas is not None
 
 
 def _check_custom_schedule(scheduler: SchedulerMixin, custom: dict[str, Any]) -> None:
@@ -115,6 +123,11 @@ def _start_part_way(
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength: expected a value in [0, 1], found {strength}")
     kept = min(int(count * strength), count)
+    if kept < 1:
+        raise ValueError(
+            f"strength: {strength} x num_inference_steps {count} leaves no step to run; "
+            f"raise strength or num_inference_steps"
+        )
     start = max(count - kept, 0)
     begin = start * scheduler.order
     set_begin_index = getattr(scheduler, "set_begin_index", None)
@@ -138,7 +151,11 @@ class Guidance(Protocol):
 
 @dataclass
 class NoGuidance:
+    """One model call per step, output used as is. `scale` is only reported (as
+    `pipe.guidance_scale`), for models that take the guidance scale as an input instead."""
+
     enabled: bool = False
+    scale: float = 1.0
 
     def model_input(self, latents: torch.Tensor) -> torch.Tensor:
         return latents
@@ -253,7 +270,8 @@ def denoise(
     (inpainting's mask blending). `step_options` holds what ``scheduler.step`` may take
     (``generator``, ``eta``, ...): each scheduler gets only those it declares.
     """
-    _check_callback_inputs(pipeline, callback_on_step_end, callback_on_step_end_tensor_inputs)
+    if callback_on_step_end is not None:
+        check_callback_inputs(pipeline, callback_on_step_end_tensor_inputs)
     ctx = StepContext(
         pipeline=pipeline,
         run=run,
@@ -322,11 +340,13 @@ def _step_hook_active() -> bool:
     return bool(_hook_manager.plugin_manager().hook.diffusekit_step_end.get_hookimpls())
 
 
-def _check_callback_inputs(pipeline: Any, callback: Any, names: Sequence[str]) -> None:
-    if callback is None:
-        return
+def check_callback_inputs(pipeline: Any, names: Sequence[str] | None) -> None:
+    """Refuse callback tensor names the pipeline does not pass (its `_callback_tensor_inputs`).
+
+    `denoise` checks this itself; pipelines call it up front to fail before encoding anything.
+    """
     allowed = list(getattr(pipeline, "_callback_tensor_inputs", ["latents"]))
-    unknown = [name for name in names if name not in allowed]
+    unknown = [name for name in names or () if name not in allowed]
     if unknown:
         raise ValueError(
             f"callback_on_step_end_tensor_inputs: {unknown} are not tensors "

@@ -394,3 +394,16 @@ def test_per_call_properties_follow_the_running_call():
 
     pipe(*inputs(), num_inference_steps=2, guidance_scale=3.0, callback_on_step_end=record)
     assert seen == [(2, 3.0, True), (2, 3.0, True)]
+
+
+def test_a_run_without_steps_is_refused():
+    with pytest.raises(ValueError, match=r"num_inference_steps: expected a positive number"):
+        kernel.schedule(ToyScheduler(), 0)
+    with pytest.raises(ValueError, match=r"strength: 0.05 x num_inference_steps 10 leaves no step"):
+        kernel.schedule(ToyScheduler(), 10, strength=0.05)
+
+
+def test_callback_names_can_be_checked_before_a_call():
+    kernel.check_callback_inputs(make_pipeline(), ["latents", "cond"])
+    with pytest.raises(ValueError, match=r"\['noise'\]"):
+        kernel.check_callback_inputs(make_pipeline(), ["noise"])

@@ -64,7 +64,7 @@ def test_strength_outside_0_1(img2img, inpaint, strength):
 
 
 def test_strength_leaving_no_step(img2img):
-    with pytest.raises(ValueError, match=r"strength: 0.1 leaves no denoising step"):
+    with pytest.raises(ValueError, match=r"strength: 0.1 x num_inference_steps 5 leaves no step"):
         img2img("hello", image=h.image(), strength=0.1, num_inference_steps=5)
 
 

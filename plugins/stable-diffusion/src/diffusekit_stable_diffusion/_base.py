@@ -179,7 +179,7 @@ class StableDiffusionBase(DiffusionPipeline):
     def _guidance(self, guidance_scale: float, guidance_rescale: float = 0.0) -> Any:
         """Classifier-free guidance, except for guidance-distilled UNets (which embed it)."""
         if self.unet.config.time_cond_proj_dim is not None:
-            return kernel.NoGuidance()
+            return kernel.NoGuidance(scale=guidance_scale)
         return kernel.ClassifierFreeGuidance(guidance_scale, guidance_rescale)
 
     # ------------------------------------------------------------------------- checks
@@ -196,9 +196,7 @@ class StableDiffusionBase(DiffusionPipeline):
     ) -> int:
         """Check the arguments every pipeline takes; return the number of images to make."""
         _checks.check_prompt(prompt, prompt_embeds, negative_prompt, negative_prompt_embeds)
-        _checks.check_callback_inputs(
-            callback_on_step_end_tensor_inputs, self._callback_tensor_inputs, type(self).__name__
-        )
+        kernel.check_callback_inputs(self, callback_on_step_end_tensor_inputs)
         batch_size = _checks.prompt_batch_size(prompt, prompt_embeds) * num_images_per_prompt
         _checks.check_generators(generator, batch_size)
         return batch_size

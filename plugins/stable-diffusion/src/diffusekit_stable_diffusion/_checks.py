@@ -7,7 +7,6 @@ expected and what was found.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,15 +39,6 @@ def check_run(
 def check_strength(strength: float) -> None:
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength: expected a value in [0, 1], found {strength}")
-
-
-def check_steps_left(steps_left: int, num_inference_steps: int, strength: float) -> None:
-    """A `strength` below 1 skips steps; at least one must remain."""
-    if steps_left == 0:
-        raise ValueError(
-            f"strength: {strength} leaves no denoising step of num_inference_steps="
-            f"{num_inference_steps} (int(num_inference_steps * strength) is 0); raise either"
-        )
 
 
 def check_prompt(
@@ -98,17 +88,6 @@ def check_generators(generator: Any, batch_size: int) -> None:
         raise ValueError(
             f"generator: a list needs one generator per image (prompts x num_images_per_prompt "
             f"= {batch_size}), found {len(generator)}"
-        )
-
-
-def check_callback_inputs(
-    names: Sequence[str] | None, allowed: Sequence[str], pipeline: str
-) -> None:
-    unknown = [name for name in names or () if name not in allowed]
-    if unknown:
-        raise ValueError(
-            f"callback_on_step_end_tensor_inputs: {pipeline} passes callbacks only "
-            f"{list(allowed)}, found unknown names {unknown}"
         )
 
 

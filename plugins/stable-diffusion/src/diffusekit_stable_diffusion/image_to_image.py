@@ -72,7 +72,6 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
             sigmas=sigmas,
             strength=strength,
         )
-        _checks.check_steps_left(len(run.timesteps), num_inference_steps, strength)
         conditioning = self._conditioning(
             prompt,
             negative_prompt,

@@ -109,7 +109,6 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             sigmas=sigmas,
             strength=strength,
         )
-        _checks.check_steps_left(len(run.timesteps), num_inference_steps, strength)
         conditioning = self._conditioning(
             prompt,
             negative_prompt,
