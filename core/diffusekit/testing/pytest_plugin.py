@@ -20,9 +20,14 @@ import pytest
 
 
 @pytest.fixture
-def diffusekit_registry() -> Iterator[Any]:
+def diffusekit_registry(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The registry, isolated from registrations and from the user's ``plugins.json``."""
     from diffusekit import registry
+    from diffusekit._user_config import CONFIG_DIR_VAR
 
+    monkeypatch.setenv(CONFIG_DIR_VAR, str(tmp_path_factory.mktemp("diffusekit-config")))
     with registry.isolated():
         yield registry
 
