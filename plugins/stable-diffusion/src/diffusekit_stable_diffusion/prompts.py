@@ -9,12 +9,26 @@ still passed through the final layer norm. Longer prompts are cut to the limit, 
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import Any
 
 import torch
 
 from diffusekit.errors import DiffusekitWarning
+
+_TOKENIZER_LOCK = threading.Lock()
+
+
+def tokenize(tokenizer: Any, prompts: list[str], **options: Any) -> Any:
+    """``tokenizer(prompts, **options)``, one call at a time.
+
+    Fast (Rust-backed) tokenizers set padding and truncation on the shared tokenizer object
+    for each call, so a call running beside another with other settings can come back unpadded
+    (a pipeline called from several threads then conditions on 3 tokens instead of 77).
+    """
+    with _TOKENIZER_LOCK:
+        return tokenizer(prompts, **options)
 
 
 def encode_text(
@@ -28,8 +42,13 @@ def encode_text(
 ) -> torch.Tensor:
     """Hidden states (len(prompts), tokens, width) of `prompts`, padded to `max_length`."""
     length = max_length if max_length is not None else tokenizer.model_max_length
-    tokens = tokenizer(
-        prompts, padding="max_length", max_length=length, truncation=True, return_tensors="pt"
+    tokens = tokenize(
+        tokenizer,
+        prompts,
+        padding="max_length",
+        max_length=length,
+        truncation=True,
+        return_tensors="pt",
     )
     if max_length is None:
         warn_if_truncated(tokenizer, prompts, length)
@@ -52,7 +71,7 @@ def final_layer_norm(text_encoder: Any) -> Any:
 def warn_if_truncated(tokenizer: Any, prompts: list[str], max_length: int) -> None:
     """Warn, showing the dropped text, for each prompt longer than `max_length` tokens."""
     dropped = []
-    for ids in tokenizer(prompts).input_ids:
+    for ids in tokenize(tokenizer, prompts).input_ids:
         if len(ids) > max_length:
             dropped.append(tokenizer.decode(ids[max_length - 1 : -1]))
     if dropped:

@@ -139,8 +139,9 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
         conditioning = self._conditioning(
             prompt, negative_prompt, None, None, num_images_per_prompt, guidance, None, None
         )
-        if guidance.safety_enabled:
-            guidance.concept_embeds = self._concept_embeds(conditioning.prompt_embeds)
+        concept = self.safety_concept if guidance.safety_enabled else None
+        if concept is not None:
+            guidance.concept_embeds = self._concept_embeds(concept, conditioning.prompt_embeds)
         run = kernel.schedule(self.scheduler, num_inference_steps, device)
         shape = latent_shape(
             batch_size, self.unet.config.in_channels, height, width, self.vae_scale_factor
@@ -162,7 +163,6 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
         images, flags, unsafe = self._decode_keeping_unsafe(
             latents, output_type, generator, conditioning.dtype
         )
-        concept = self.safety_concept if guidance.safety_enabled else None
         if not return_dict:
             return images, flags, concept, unsafe
         return StableDiffusionSafePipelineOutput(
@@ -172,12 +172,12 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
             applied_safety_concept=concept,
         )
 
-    def _concept_embeds(self, prompt_embeds: torch.Tensor) -> torch.Tensor:
+    def _concept_embeds(self, concept: str, prompt_embeds: torch.Tensor) -> torch.Tensor:
         """The safety concept's embeddings, one row per image, as long as the prompt's."""
         embeds = prompts.encode_text(
             self.tokenizer,
             self.text_encoder,
-            [self.safety_concept],
+            [concept],
             self._execution_device,
             max_length=prompt_embeds.shape[1],
         )
