@@ -44,5 +44,4 @@ def test_readme_text_to_image_example_runs(hub_server, tmp_path, monkeypatch, on
         assert saved.size == (expected, expected)
     assert type(pipe).__name__ == "StableDiffusionPipeline"
     assert type(pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
-    fetched = {request.path for request in hub_server.file_requests()}
-    assert any(path.endswith("unet/diffusion_pytorch_model.safetensors") for path in fetched)
+    assert "unet/diffusion_pytorch_model.safetensors" in hub_server.file_requests(repo_id=REPO_ID)
