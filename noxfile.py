@@ -8,7 +8,7 @@ import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints" / "dev.txt"))
-PLUGINS = ("schedulers", "models", "transformers", "unconditional")
+PLUGINS = ("schedulers", "models", "transformers", "unconditional", "stable-diffusion")
 # scikit-learn: the digits classifier of the default-model quality test (tests/unconditional);
 # below 1.11, which drops SVC(probability=True).
 TEST_TOOLS = ("pytest>=8", "pytest-xdist>=3", "psutil>=5.9", "scikit-learn>=1.3,<1.11")
@@ -60,10 +60,10 @@ def core(session: nox.Session) -> None:
 @nox.session(python="3.11", name="plugin")
 @nox.parametrize("plugin", PLUGINS)
 def plugin_alone(session: nox.Session, plugin: str) -> None:
-    """One plugin with only the core beside it (no reference, no other plugin)."""
+    """One plugin with the core and the sibling plugins it needs (no reference, nothing else)."""
     install_project(session, plugin)
     session.install(*CONSTRAINTS, *TEST_TOOLS)
-    session.run("pytest", f"tests/{plugin}", "-q", *session.posargs)
+    session.run("pytest", f"tests/{plugin.replace('-', '_')}", "-q", *session.posargs)
 
 
 @nox.session(python="3.11")
@@ -82,8 +82,7 @@ def bench(session: nox.Session) -> None:
     Extra arguments go to every script (all take ``--repeat N``); the report step renders
     bench/results/*.json into docs/benchmarks.md and docs/benchmarks.json.
     """
-    benched = (*PLUGINS, "stable-diffusion", "transformers", "unconditional")
-    install_project(session, *dict.fromkeys(benched))
+    install_project(session, *PLUGINS)
     session.install(*CONSTRAINTS, "psutil>=5.9", *REFERENCE)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
