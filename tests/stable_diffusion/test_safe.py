@@ -7,6 +7,7 @@ published ones do."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 
 import numpy as np
@@ -165,10 +166,15 @@ def test_concurrent_calls_match_sequential_ones(pipe):
         found[index] = _call(pipe, **settings[index % 2]).images
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so races show
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
     for index in range(4):
         assert np.array_equal(found[index], expected[index % 2])
 
