@@ -42,6 +42,16 @@ class Conditioning:
         return self.prompt_embeds.dtype
 
 
+@dataclass
+class Prepared:
+    """What every call starts from: how many images, where, the run and the conditioning."""
+
+    batch_size: int
+    device: torch.device
+    run: kernel.Schedule
+    conditioning: Conditioning
+
+
 class StableDiffusionBase(DiffusionPipeline):
     """Components and shared steps of the Stable Diffusion 1.x / 2.x pipelines.
 
@@ -200,6 +210,61 @@ class StableDiffusionBase(DiffusionPipeline):
         batch_size = _checks.prompt_batch_size(prompt, prompt_embeds) * num_images_per_prompt
         _checks.check_generators(generator, batch_size)
         return batch_size
+
+    # ---------------------------------------------------------------------- the prologue
+
+    def _prepare(
+        self,
+        prompt: Any,
+        negative_prompt: Any,
+        prompt_embeds: torch.Tensor | None,
+        negative_prompt_embeds: torch.Tensor | None,
+        num_images_per_prompt: int,
+        *,
+        generator: Any,
+        callback_on_step_end_tensor_inputs: Sequence[str] | None,
+        guidance: Any,
+        clip_skip: int | None,
+        cross_attention_kwargs: dict[str, Any] | None,
+        num_inference_steps: int,
+        timesteps: Sequence[int] | None = None,
+        sigmas: Sequence[float] | None = None,
+        strength: float | None = None,
+    ) -> Prepared:
+        """Check the common arguments, set up the run, then encode the prompts.
+
+        The run is set up before any model is called, so a schedule that cannot run (custom
+        timesteps the scheduler does not take, a strength that leaves no step) fails first.
+        """
+        batch_size = self._check_common(
+            prompt,
+            prompt_embeds,
+            negative_prompt,
+            negative_prompt_embeds,
+            num_images_per_prompt,
+            generator,
+            callback_on_step_end_tensor_inputs,
+        )
+        device = self._execution_device
+        run = kernel.schedule(
+            self.scheduler,
+            num_inference_steps,
+            device,
+            timesteps=timesteps,
+            sigmas=sigmas,
+            strength=strength,
+        )
+        conditioning = self._conditioning(
+            prompt,
+            negative_prompt,
+            prompt_embeds,
+            negative_prompt_embeds,
+            num_images_per_prompt,
+            guidance,
+            clip_skip,
+            cross_attention_kwargs,
+        )
+        return Prepared(batch_size, device, run, conditioning)
 
     # ------------------------------------------------------------------------ the loop
 

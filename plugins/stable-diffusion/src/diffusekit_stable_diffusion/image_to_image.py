@@ -54,42 +54,30 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
         _checks.check_image_given("image", image)
         _checks.check_run(output_type, num_inference_steps, timesteps, sigmas)
         _checks.check_strength(strength)
-        batch_size = self._check_common(
+        call = self._prepare(
             prompt,
-            prompt_embeds,
             negative_prompt,
+            prompt_embeds,
             negative_prompt_embeds,
             num_images_per_prompt,
-            generator,
-            callback_on_step_end_tensor_inputs,
-        )
-        device = self._execution_device
-        run = kernel.schedule(
-            self.scheduler,
-            num_inference_steps,
-            device,
+            generator=generator,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            guidance=self._guidance(guidance_scale),
+            clip_skip=clip_skip,
+            cross_attention_kwargs=cross_attention_kwargs,
+            num_inference_steps=num_inference_steps,
             timesteps=timesteps,
             sigmas=sigmas,
             strength=strength,
         )
-        conditioning = self._conditioning(
-            prompt,
-            negative_prompt,
-            prompt_embeds,
-            negative_prompt_embeds,
-            num_images_per_prompt,
-            self._guidance(guidance_scale),
-            clip_skip,
-            cross_attention_kwargs,
-        )
         pixels = self.image_processor.preprocess(image)
         latents = self._noised_image_latents(
-            pixels, run, batch_size, generator, device, conditioning.dtype
+            pixels, call.run, call.batch_size, generator, call.device, call.conditioning.dtype
         )
         latents = self._denoise(
-            run,
+            call.run,
             latents,
-            conditioning,
+            call.conditioning,
             generator=generator,
             eta=eta,
             guidance_scale=guidance_scale,
@@ -97,7 +85,7 @@ class StableDiffusionImg2ImgPipeline(StableDiffusionBase):
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
-        images, flags = self._decode(latents, output_type, generator, conditioning.dtype)
+        images, flags = self._decode(latents, output_type, generator, call.conditioning.dtype)
         return self._output(images, flags, return_dict)
 
     def _noised_image_latents(

@@ -91,39 +91,28 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
         self._check_inpainting_inputs(
             image, mask_image, height, width, strength, padding_mask_crop, output_type
         )
-        batch_size = self._check_common(
+        call = self._prepare(
             prompt,
-            prompt_embeds,
             negative_prompt,
+            prompt_embeds,
             negative_prompt_embeds,
             num_images_per_prompt,
-            generator,
-            callback_on_step_end_tensor_inputs,
-        )
-        device = self._execution_device
-        run = kernel.schedule(
-            self.scheduler,
-            num_inference_steps,
-            device,
+            generator=generator,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            guidance=self._guidance(guidance_scale),
+            clip_skip=clip_skip,
+            cross_attention_kwargs=cross_attention_kwargs,
+            num_inference_steps=num_inference_steps,
             timesteps=timesteps,
             sigmas=sigmas,
             strength=strength,
         )
-        conditioning = self._conditioning(
-            prompt,
-            negative_prompt,
-            prompt_embeds,
-            negative_prompt_embeds,
-            num_images_per_prompt,
-            self._guidance(guidance_scale),
-            clip_skip,
-            cross_attention_kwargs,
-        )
+        batch_size, conditioning = call.batch_size, call.conditioning
         pixels, mask_pixels, crop = self._preprocess(
             image, mask_image, height, width, padding_mask_crop
         )
         start, noise, known = self._initial_latents(
-            pixels, run, strength, batch_size, height, width, generator, conditioning, latents
+            pixels, call.run, strength, batch_size, height, width, generator, conditioning, latents
         )
         masked = (
             pixels * (mask_pixels < 0.5) if masked_image_latents is None else masked_image_latents
@@ -132,7 +121,7 @@ class StableDiffusionInpaintPipeline(StableDiffusionBase):
             mask_pixels, masked, batch_size, generator, conditioning
         )
         latents = self._denoise(
-            run,
+            call.run,
             start,
             conditioning,
             generator=generator,

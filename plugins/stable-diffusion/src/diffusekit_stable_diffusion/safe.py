@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from diffusekit import kernel
 from diffusekit.errors import DiffusekitWarning
 from diffusekit.image import PipelineImageInput, VaeImageProcessor
 from diffusekit.noise import Generator
@@ -111,15 +110,6 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
         check_callback_steps(callback_steps, required=False)
         height, width = self._default_size(height, width)
         _checks.check_size(height, width, self.vae_scale_factor)
-        batch_size = self._check_common(
-            prompt,
-            None,
-            negative_prompt,
-            None,
-            num_images_per_prompt,
-            generator,
-            callback_on_step_end_tensor_inputs,
-        )
         guidance = SafeLatentGuidance(
             guidance_scale,
             sld_guidance_scale=sld_guidance_scale,
@@ -128,6 +118,19 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
             sld_momentum_scale=sld_momentum_scale,
             sld_mom_beta=sld_mom_beta,
         )
+        call = self._prepare(
+            prompt,
+            negative_prompt,
+            None,
+            None,
+            num_images_per_prompt,
+            generator=generator,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            guidance=guidance,
+            clip_skip=None,
+            cross_attention_kwargs=None,
+            num_inference_steps=num_inference_steps,
+        )
         if not guidance.safety_enabled:
             warnings.warn(
                 f"{type(self).__name__}: safety guidance is off (it needs guidance_scale > 1 "
@@ -135,22 +138,17 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
                 DiffusekitWarning,
                 stacklevel=3,
             )
-        device = self._execution_device
-        conditioning = self._conditioning(
-            prompt, negative_prompt, None, None, num_images_per_prompt, guidance, None, None
-        )
         concept = self.safety_concept if guidance.safety_enabled else None
         if concept is not None:
-            guidance.concept_embeds = self._concept_embeds(concept, conditioning.prompt_embeds)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
+            guidance.concept_embeds = self._concept_embeds(concept, call.conditioning.prompt_embeds)
         shape = latent_shape(
-            batch_size, self.unet.config.in_channels, height, width, self.vae_scale_factor
+            call.batch_size, self.unet.config.in_channels, height, width, self.vae_scale_factor
         )
-        noise = initial_noise(shape, generator, device, conditioning.dtype, latents)
+        noise = initial_noise(shape, generator, call.device, call.conditioning.dtype, latents)
         latents = self._denoise(
-            run,
-            noise * run.scheduler.init_noise_sigma,
-            conditioning,
+            call.run,
+            noise * call.run.scheduler.init_noise_sigma,
+            call.conditioning,
             generator=generator,
             eta=eta,
             guidance_scale=guidance_scale,
@@ -161,7 +159,7 @@ class StableDiffusionPipelineSafe(StableDiffusionBase):
             step=guidance.step,
         )
         images, flags, unsafe = self._decode_keeping_unsafe(
-            latents, output_type, generator, conditioning.dtype
+            latents, output_type, generator, call.conditioning.dtype
         )
         if not return_dict:
             return images, flags, concept, unsafe

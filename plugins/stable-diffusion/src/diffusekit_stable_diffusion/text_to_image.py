@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 
-from diffusekit import kernel
 from diffusekit.noise import Generator
 
 from . import _checks
@@ -60,37 +59,29 @@ class StableDiffusionPipeline(StableDiffusionBase):
         height, width = self._default_size(height, width)
         _checks.check_run(output_type, num_inference_steps, timesteps, sigmas)
         _checks.check_size(height, width, self.vae_scale_factor)
-        batch_size = self._check_common(
-            prompt,
-            prompt_embeds,
-            negative_prompt,
-            negative_prompt_embeds,
-            num_images_per_prompt,
-            generator,
-            callback_on_step_end_tensor_inputs,
-        )
-        device = self._execution_device
-        conditioning = self._conditioning(
+        call = self._prepare(
             prompt,
             negative_prompt,
             prompt_embeds,
             negative_prompt_embeds,
             num_images_per_prompt,
-            self._guidance(guidance_scale, guidance_rescale),
-            clip_skip,
-            cross_attention_kwargs,
-        )
-        run = kernel.schedule(
-            self.scheduler, num_inference_steps, device, timesteps=timesteps, sigmas=sigmas
+            generator=generator,
+            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
+            guidance=self._guidance(guidance_scale, guidance_rescale),
+            clip_skip=clip_skip,
+            cross_attention_kwargs=cross_attention_kwargs,
+            num_inference_steps=num_inference_steps,
+            timesteps=timesteps,
+            sigmas=sigmas,
         )
         shape = latent_shape(
-            batch_size, self.unet.config.in_channels, height, width, self.vae_scale_factor
+            call.batch_size, self.unet.config.in_channels, height, width, self.vae_scale_factor
         )
-        noise = initial_noise(shape, generator, device, conditioning.dtype, latents)
+        noise = initial_noise(shape, generator, call.device, call.conditioning.dtype, latents)
         latents = self._denoise(
-            run,
-            noise * run.scheduler.init_noise_sigma,
-            conditioning,
+            call.run,
+            noise * call.run.scheduler.init_noise_sigma,
+            call.conditioning,
             generator=generator,
             eta=eta,
             guidance_scale=guidance_scale,
@@ -98,5 +89,5 @@ class StableDiffusionPipeline(StableDiffusionBase):
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )
-        images, flags = self._decode(latents, output_type, generator, conditioning.dtype)
+        images, flags = self._decode(latents, output_type, generator, call.conditioning.dtype)
         return self._output(images, flags, return_dict)
