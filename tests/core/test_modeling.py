@@ -601,3 +601,18 @@ def test_converting_read_in_several_chunks(tmp_path: Path, monkeypatch: pytest.M
     assert converted.shape == (5, 7)
     assert torch.equal(converted, values.to(torch.bfloat16))
     assert file._storage is None, "a converted read must not map the file"
+
+
+def test_building_on_meta_skips_initialisers_only_for_meta_tensors() -> None:
+    from diffusekit import _empty_init
+
+    original = nn.init.uniform_
+    real = torch.zeros(4)
+    with _empty_init.parameters_on_meta():
+        layer = nn.Linear(3, 2)
+        assert layer.weight.is_meta
+        assert nn.init.uniform_ is not original
+        assert nn.init.uniform_(layer.weight) is layer.weight
+        nn.init.uniform_(real, 1.0, 2.0)
+    assert bool((real >= 1.0).all())
+    assert nn.init.uniform_ is original
