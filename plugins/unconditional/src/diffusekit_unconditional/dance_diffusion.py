@@ -50,10 +50,6 @@ class DanceDiffusionPipeline(UnconditionalPipeline):
     `sample_rate`), `scheduler` (IPNDMScheduler).
     """
 
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
-
     @torch.no_grad()
     def __call__(
         self,

@@ -11,7 +11,7 @@ from diffusekit import kernel
 from diffusekit.errors import DiffusekitWarning
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import image_output, output_type_of
 
 
@@ -22,10 +22,6 @@ class DDIMPipeline(UnconditionalPipeline):
     DDPM posterior. Components: `unet` (UNet2DModel), `scheduler` (DDIMScheduler, or any
     scheduler of the discrete-betas family, which is given only the options it declares).
     """
-
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
 
     @torch.no_grad()
     def __call__(
@@ -53,15 +49,13 @@ class DDIMPipeline(UnconditionalPipeline):
                 DiffusekitWarning,
                 stacklevel=3,
             )
-        device = self._execution_device
-        images = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
         options: dict[str, Any] = {"eta": eta, "generator": generator}
         if use_clipped_model_output is not None:
             options["use_clipped_model_output"] = use_clipped_model_output
-        images = self._denoise(
-            run,
-            images,
+        images = self._sample(
+            batch_size,
+            generator,
+            num_inference_steps,
             step_options=options,
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,

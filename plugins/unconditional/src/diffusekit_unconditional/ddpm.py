@@ -9,7 +9,7 @@ import torch
 from diffusekit import kernel
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import image_output, output_type_of
 
 
@@ -20,10 +20,6 @@ class DDPMPipeline(UnconditionalPipeline):
     the UNet's noise prediction. Components: `unet` (UNet2DModel), `scheduler` (DDPMScheduler
     or any discrete-betas scheduler).
     """
-
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
 
     @torch.no_grad()
     def __call__(
@@ -43,12 +39,10 @@ class DDPMPipeline(UnconditionalPipeline):
         [0, 1]) or ``"pt"`` (tensor (batch, C, H, W) in [0, 1]).
         """
         output_type = output_type_of(output_type)
-        device = self._execution_device
-        images = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
-        images = self._denoise(
-            run,
-            images,
+        images = self._sample(
+            batch_size,
+            generator,
+            num_inference_steps,
             step_options={"generator": generator},
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,

@@ -10,7 +10,7 @@ import torch
 from diffusekit import kernel
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import image_output, output_type_of, warn_ignored
 
 
@@ -48,10 +48,6 @@ class KarrasVePipeline(UnconditionalPipeline):
     Components: `unet` (UNet2DModel), `scheduler` (KarrasVeScheduler).
     """
 
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
-
     def _unet(self, sample: torch.Tensor, sigma: Any, state: kernel.State) -> torch.Tensor:
         return (sigma / 2) * self.unet((sample + 1) / 2, sigma / 2).sample
 
@@ -71,9 +67,8 @@ class KarrasVePipeline(UnconditionalPipeline):
         """Sample `batch_size` images; `output_type`: ``"pil"``, ``"np"`` or ``"pt"``."""
         warn_ignored(self, kwargs)
         output_type = output_type_of(output_type)
-        device = self._execution_device
-        noise = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
+        noise = self._initial_noise(batch_size, generator)
+        run = kernel.schedule(self.scheduler, num_inference_steps, self._execution_device)
         # A whole second-order step per timestep: count timesteps, not model calls.
         run.order = 1
         images = self._denoise(

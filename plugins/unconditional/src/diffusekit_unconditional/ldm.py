@@ -8,9 +8,10 @@ import torch
 
 from diffusekit import kernel
 from diffusekit.outputs import ImagePipelineOutput
+from diffusekit.pipeline import DiffusionPipeline
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import IMAGE_OUTPUT_TYPES, image_output, output_type_of, warn_ignored
 
 
@@ -24,7 +25,7 @@ class LDMPipeline(UnconditionalPipeline):
     """
 
     def __init__(self, vqvae: Any, unet: Any, scheduler: Any) -> None:
-        super().__init__()
+        DiffusionPipeline.__init__(self)
         self.register_modules(vqvae=vqvae, unet=unet, scheduler=scheduler)
 
     @torch.no_grad()
@@ -49,12 +50,11 @@ class LDMPipeline(UnconditionalPipeline):
         """
         warn_ignored(self, kwargs)
         output_type = output_type_of(output_type, (*IMAGE_OUTPUT_TYPES, "latent"))
-        device = self._execution_device
-        latents = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
+        noise = self._initial_noise(batch_size, generator)
+        run = kernel.schedule(self.scheduler, num_inference_steps, self._execution_device)
         latents = self._denoise(
             run,
-            latents * run.scheduler.init_noise_sigma,
+            noise * run.scheduler.init_noise_sigma,
             step_options={"eta": eta},
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,

@@ -9,7 +9,7 @@ import torch
 from diffusekit import kernel
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import image_output, output_type_of, warn_ignored
 
 
@@ -21,10 +21,6 @@ class PNDMPipeline(UnconditionalPipeline):
     Runge-Kutta warm-up steps unless the scheduler skips them). Components: `unet`
     (UNet2DModel), `scheduler` (PNDMScheduler).
     """
-
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
 
     @torch.no_grad()
     def __call__(
@@ -42,12 +38,10 @@ class PNDMPipeline(UnconditionalPipeline):
         """Sample `batch_size` images; `output_type`: ``"pil"``, ``"np"`` or ``"pt"``."""
         warn_ignored(self, kwargs)
         output_type = output_type_of(output_type)
-        device = self._execution_device
-        images = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
-        images = self._denoise(
-            run,
-            images,
+        images = self._sample(
+            batch_size,
+            generator,
+            num_inference_steps,
             callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
         )

@@ -10,7 +10,7 @@ import torch
 from diffusekit import kernel
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import image_output, output_type_of, warn_ignored
 
 
@@ -40,10 +40,6 @@ class ScoreSdeVePipeline(UnconditionalPipeline):
     noise level sigma), `scheduler` (ScoreSdeVeScheduler). Samples live in [0, 1].
     """
 
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
-
     @torch.no_grad()
     def __call__(
         self,
@@ -63,8 +59,7 @@ class ScoreSdeVePipeline(UnconditionalPipeline):
         """
         warn_ignored(self, kwargs)
         output_type = output_type_of(output_type)
-        device = self._execution_device
-        noise = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
+        noise = self._initial_noise(batch_size, generator)
         # Continuous times stay on the CPU: the scheduler indexes its sigma grid with them.
         run = kernel.schedule(self.scheduler, num_inference_steps, None)
         run.scheduler.set_sigmas(num_inference_steps)

@@ -10,7 +10,7 @@ import torch
 from diffusekit import kernel
 
 from ._base import UnconditionalPipeline
-from ._noise import Generator, image_shape, randn
+from ._noise import Generator
 from ._output import image_output, output_type_of
 
 TIME_LABEL_SCALE = 999.0
@@ -49,10 +49,6 @@ class ScoreSdeVpPipeline(UnconditionalPipeline):
     `scheduler` (ScoreSdeVpScheduler). Samples live in [-1, 1] and are mapped to [0, 1].
     """
 
-    def __init__(self, unet: Any, scheduler: Any) -> None:
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler)
-
     @torch.no_grad()
     def __call__(
         self,
@@ -67,9 +63,8 @@ class ScoreSdeVpPipeline(UnconditionalPipeline):
     ) -> Any:
         """Sample `batch_size` images; `output_type`: ``"pil"``, ``"np"`` or ``"pt"``."""
         output_type = output_type_of(output_type)
-        device = self._execution_device
-        noise = randn(image_shape(self.unet, batch_size), generator, device, self.unet.dtype)
-        run = kernel.schedule(self.scheduler, num_inference_steps, device)
+        noise = self._initial_noise(batch_size, generator)
+        run = kernel.schedule(self.scheduler, num_inference_steps, self._execution_device)
         state: kernel.State = {}
         self._denoise(
             run,
