@@ -13,11 +13,13 @@ import pytest
 import torch
 from diffusekit_models import AutoencoderKL, UNet2DConditionModel
 from diffusekit_schedulers.euler_discrete import EulerDiscreteScheduler
-from diffusekit_stable_diffusion import tiny, tiny_upscale
+from diffusekit_stable_diffusion import StableDiffusionSafetyChecker, tiny, tiny_upscale
+from diffusekit_stable_diffusion.testing import NEVER, tiny_clip_config
 from diffusekit_stable_diffusion.upscale import (
     LATENT_SCALING_FACTOR,
     StableDiffusionUpscalePipeline,
 )
+from transformers import CLIPImageProcessor
 
 from diffusekit import DiffusionPipeline, auto
 from diffusekit.errors import DiffusekitWarning
@@ -261,3 +263,26 @@ def test_autopipeline_task():
         StableDiffusionUpscalePipeline
     )
     assert "stable-diffusion-upscale" in auto.families_of("StableDiffusionUpscalePipeline")
+
+
+@pytest.mark.parametrize("threshold", [NEVER, -NEVER])
+def test_safety_checker_flags_and_blacks_out(pipe, threshold):
+    torch.manual_seed(0)
+    checker = StableDiffusionSafetyChecker(tiny_clip_config()).eval()
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(threshold)
+    processor = CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    checked = StableDiffusionUpscalePipeline(
+        **{**pipe.components, "safety_checker": checker, "feature_extractor": processor}
+    )
+    checked.set_progress_bar_config(disable=True)
+    out = _call(checked, prompt=["hello", "abc"], image=_image(batch=2), output_type="np")
+    flagged = threshold < 0
+    assert out.nsfw_content_detected == [flagged, flagged]
+    expected = _call(pipe, prompt=["hello", "abc"], image=_image(batch=2), output_type="np")
+    if flagged:
+        assert not out.images.any()
+    else:
+        assert np.array_equal(out.images, expected.images)
