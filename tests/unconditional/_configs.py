@@ -1,4 +1,5 @@
-"""Tiny component configurations shared by the unconditional parity tests."""
+"""Tiny component configurations of the unconditional tests: plain dicts, so the parity tests
+build the reference's models from the same ones (nothing here imports a model library)."""
 
 from __future__ import annotations
 

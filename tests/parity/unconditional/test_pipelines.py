@@ -19,9 +19,9 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-from diffusekit import DiffusionPipeline  # noqa: E402
+from unconditional import _configs as configs  # noqa: E402
 
-from . import _tiny  # noqa: E402
+from diffusekit import DiffusionPipeline  # noqa: E402
 
 pytestmark = pytest.mark.parity
 
@@ -35,22 +35,22 @@ def _unet(config: dict[str, Any]) -> Any:
 
 def _ddpm() -> Any:
     scheduler = diffusers.DDPMScheduler(num_train_timesteps=100)
-    return diffusers.DDPMPipeline(unet=_unet(_tiny.UNET), scheduler=scheduler)
+    return diffusers.DDPMPipeline(unet=_unet(configs.UNET), scheduler=scheduler)
 
 
 def _ddim() -> Any:
     scheduler = diffusers.DDIMScheduler(num_train_timesteps=100, clip_sample=True)
-    return diffusers.DDIMPipeline(unet=_unet(_tiny.UNET), scheduler=scheduler)
+    return diffusers.DDIMPipeline(unet=_unet(configs.UNET), scheduler=scheduler)
 
 
 def _pndm() -> Any:
     scheduler = diffusers.PNDMScheduler(num_train_timesteps=100)
-    return diffusers.PNDMPipeline(unet=_unet(_tiny.UNET), scheduler=scheduler)
+    return diffusers.PNDMPipeline(unet=_unet(configs.UNET), scheduler=scheduler)
 
 
 def _score_sde_ve() -> Any:
     scheduler = diffusers.ScoreSdeVeScheduler(sigma_max=0.5, sigma_min=0.1, snr=0.05)
-    return diffusers.ScoreSdeVePipeline(unet=_unet(_tiny.NCSNPP), scheduler=scheduler)
+    return diffusers.ScoreSdeVePipeline(unet=_unet(configs.NCSNPP), scheduler=scheduler)
 
 
 def _karras_ve() -> Any:
@@ -60,19 +60,19 @@ def _karras_ve() -> Any:
     from diffusers.schedulers.deprecated.scheduling_karras_ve import KarrasVeScheduler
 
     scheduler = KarrasVeScheduler(sigma_max=2.0, s_churn=40.0, s_min=0.05, s_max=1.0)
-    return KarrasVePipeline(unet=_unet(_tiny.UNET), scheduler=scheduler)
+    return KarrasVePipeline(unet=_unet(configs.UNET), scheduler=scheduler)
 
 
 def _ldm() -> Any:
     torch.manual_seed(1)
-    vqvae = diffusers.VQModel(**_tiny.VQ).eval()
+    vqvae = diffusers.VQModel(**configs.VQ).eval()
     scheduler = diffusers.DDIMScheduler(num_train_timesteps=100)
-    return diffusers.LDMPipeline(vqvae=vqvae, unet=_unet(_tiny.LATENT_UNET), scheduler=scheduler)
+    return diffusers.LDMPipeline(vqvae=vqvae, unet=_unet(configs.LATENT_UNET), scheduler=scheduler)
 
 
 def _dance() -> Any:
     torch.manual_seed(0)
-    unet = diffusers.UNet1DModel(**_tiny.DANCE).eval()
+    unet = diffusers.UNet1DModel(**configs.DANCE).eval()
     return diffusers.DanceDiffusionPipeline(unet=unet, scheduler=diffusers.IPNDMScheduler())
 
 
