@@ -5,7 +5,8 @@ models were not sampled with. The reference pipelines rewrite them at constructi
 checkpoint only gives the reference's numbers if we do the same:
 
 - ``steps_offset`` other than 1: Stable Diffusion was sampled with the timesteps shifted by 1.
-- ``skip_prk_steps: false`` (PNDM): Stable Diffusion uses PLMS without Runge-Kutta warm-up.
+- ``clip_sample: true``: latents are not images in [-1, 1]; clipping the predicted x0 would
+  distort them.
 
 The pipeline gets a corrected copy; the scheduler passed in is not changed.
 """
@@ -22,8 +23,8 @@ def corrections(config: Any) -> dict[str, Any]:
     fixes: dict[str, Any] = {}
     if "steps_offset" in config and config["steps_offset"] != 1:
         fixes["steps_offset"] = 1
-    if config.get("skip_prk_steps", True) is False:
-        fixes["skip_prk_steps"] = True
+    if config.get("clip_sample", False) is True:
+        fixes["clip_sample"] = False
     return fixes
 
 
