@@ -13,24 +13,7 @@ from diffusekit.cli._call_options import Requested
 from diffusekit.cli._errors import OptionError
 from diffusekit.cli._prompts_file import parse_line, read
 
-from ._cli_toys import CALLS, toy_classes, write_checkpoint
-
-
-@pytest.fixture
-def toys(diffusekit_registry):
-    CALLS.clear()
-    with toy_classes():
-        yield
-
-
-@pytest.fixture
-def text_ckpt(tmp_path, toys):
-    return write_checkpoint(tmp_path / "text-ckpt", kind="text")
-
-
-@pytest.fixture
-def image_ckpt(tmp_path, toys):
-    return write_checkpoint(tmp_path / "image-ckpt")
+from ._cli_toys import CALLS
 
 
 def invoke(*args):

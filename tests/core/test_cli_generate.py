@@ -18,24 +18,7 @@ from diffusekit import _providers
 from diffusekit.cli import main
 from diffusekit.errors import MissingComponentError
 
-from ._cli_toys import CALLS, toy_classes, write_checkpoint
-
-
-@pytest.fixture
-def toys(diffusekit_registry):
-    CALLS.clear()
-    with toy_classes():
-        yield
-
-
-@pytest.fixture
-def image_ckpt(tmp_path, toys):
-    return write_checkpoint(tmp_path / "image-ckpt")
-
-
-@pytest.fixture
-def text_ckpt(tmp_path, toys):
-    return write_checkpoint(tmp_path / "text-ckpt", kind="text")
+from ._cli_toys import CALLS, write_checkpoint
 
 
 def generate(*args, quiet: bool = True):
@@ -113,7 +96,7 @@ def test_output_folder_is_created(image_ckpt, tmp_path):
     assert out.is_file()
 
 
-def test_audio_pipelines_write_wav_at_the_unet_sample_rate(tmp_path, toys):
+def test_audio_pipelines_write_wav_at_the_unet_sample_rate(tmp_path, cli_toys):
     ckpt = write_checkpoint(tmp_path / "audio-ckpt", kind="audio", sample_rate=8000)
     result = generate(ckpt, "--seed", 3, "--num-images", 2, "-o", tmp_path / "sound.png")
     assert result.exit_code == 0, result.output
@@ -126,7 +109,7 @@ def test_audio_pipelines_write_wav_at_the_unet_sample_rate(tmp_path, toys):
     assert np.array_equal(frames, pcm)
 
 
-def test_audio_without_a_sample_rate_is_an_error(tmp_path, toys):
+def test_audio_without_a_sample_rate_is_an_error(tmp_path, cli_toys):
     ckpt = write_checkpoint(tmp_path / "audio-ckpt", kind="audio")
     result = generate(ckpt, "--seed", 3, "-o", tmp_path / "s.wav")
     assert_one_error_line(result, 1, "sample_rate")
@@ -173,7 +156,7 @@ def test_an_option_the_pipeline_does_not_take_is_a_usage_error_before_loading(
     assert CALLS == [] and not (tmp_path / "x.png").exists()
 
 
-def test_seed_for_a_pipeline_without_generator_is_a_usage_error(tmp_path, toys, monkeypatch):
+def test_seed_for_a_pipeline_without_generator_is_a_usage_error(tmp_path, cli_toys, monkeypatch):
     from ._cli_toys import ToyAudioPipeline
 
     def call(self, batch_size: int = 1, return_dict: bool = True):
@@ -253,7 +236,7 @@ def test_alias_whose_class_is_not_installed(image_ckpt, monkeypatch):
     assert_one_error_line(result, 2, "NoSuchScheduler", "known aliases")
 
 
-def test_scheduler_for_a_pipeline_without_one(tmp_path, toys):
+def test_scheduler_for_a_pipeline_without_one(tmp_path, cli_toys):
     ckpt = write_checkpoint(tmp_path / "a", kind="audio", sample_rate=100)
     assert_one_error_line(generate(ckpt, "--scheduler", "euler"), 2, "no scheduler component")
 
@@ -294,7 +277,7 @@ def test_bad_checkpoint_is_one_error_line(image_ckpt, damage, fragment):
     assert_one_error_line(generate(image_ckpt), 1, fragment)
 
 
-def test_path_that_is_not_a_folder(tmp_path, toys):
+def test_path_that_is_not_a_folder(tmp_path, cli_toys):
     assert_one_error_line(generate(tmp_path / "nowhere"), 1, "no such folder")
     (tmp_path / "file").write_text("x")
     assert_one_error_line(generate(tmp_path / "file"), 1, "is a file")
@@ -317,12 +300,12 @@ def test_default_checkpoint_comes_from_the_unconditional_plugin(image_ckpt, tmp_
     assert settings_of(tmp_path / "default.png")["checkpoint"] == str(image_ckpt)
 
 
-def test_without_the_unconditional_plugin_the_default_names_the_install(toys, monkeypatch):
+def test_without_the_unconditional_plugin_the_default_names_the_install(cli_toys, monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusekit_unconditional", None)
     assert_one_error_line(generate(), 1, "pip install diffusekit-unconditional")
 
 
-def test_default_model_missing_from_the_plugin(toys, monkeypatch):
+def test_default_model_missing_from_the_plugin(cli_toys, monkeypatch):
     plugin = types.ModuleType("diffusekit_unconditional")
 
     def missing():

@@ -17,24 +17,7 @@ from diffusekit.cli._png_metadata import (
     sampler_name,
 )
 
-from ._cli_toys import CALLS, toy_classes, write_checkpoint
-
-
-@pytest.fixture
-def toys(diffusekit_registry):
-    CALLS.clear()
-    with toy_classes():
-        yield
-
-
-@pytest.fixture
-def image_ckpt(tmp_path, toys):
-    return write_checkpoint(tmp_path / "image-ckpt")
-
-
-@pytest.fixture
-def text_ckpt(tmp_path, toys):
-    return write_checkpoint(tmp_path / "text-ckpt", kind="text")
+from ._cli_toys import CALLS
 
 
 def invoke(*args):
@@ -179,7 +162,7 @@ def test_inspect_an_image_prints_its_parameters(text_ckpt, tmp_path):
     assert data["record"]["seed"] == 8
 
 
-def test_inspect_an_image_without_settings(tmp_path, toys):
+def test_inspect_an_image_without_settings(tmp_path, cli_toys):
     PIL.Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
     result = invoke("inspect", tmp_path / "plain.png")
     assert result.exit_code == 1 and "no generation settings" in result.stderr
@@ -288,7 +271,7 @@ def test_from_an_image_made_on_a_missing_device_falls_back_with_a_note(
     assert np.array_equal(pixels(tmp_path / "cpu.png"), pixels(out))
 
 
-def test_from_an_image_without_a_record(tmp_path, toys):
+def test_from_an_image_without_a_record(tmp_path, cli_toys):
     PIL.Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
     result = generate("--from", tmp_path / "plain.png")
     assert result.exit_code == 1 and "only PNGs written by `diffusekit generate`" in result.stderr

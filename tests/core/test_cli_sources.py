@@ -8,19 +8,11 @@ import shutil
 
 import numpy as np
 import PIL.Image
-import pytest
 from click.testing import CliRunner
 
 from diffusekit.cli import main
 
-from ._cli_toys import CALLS, toy_classes, write_checkpoint
-
-
-@pytest.fixture
-def toys(diffusekit_registry):
-    CALLS.clear()
-    with toy_classes():
-        yield
+from ._cli_toys import write_checkpoint
 
 
 def invoke(*args):
@@ -43,7 +35,7 @@ def assert_one_error_line(result, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
-def test_revision_in_the_id_is_pinned_to_its_commit(tmp_path, toys, hub_server):
+def test_revision_in_the_id_is_pinned_to_its_commit(tmp_path, cli_toys, hub_server):
     hub_server.add_repo("toy-org/sizes", write_checkpoint(tmp_path / "v1"))
     commit = hub_server.add_repo(
         "toy-org/sizes", write_checkpoint(tmp_path / "v2", sample_size=16), revision="v2"
@@ -73,7 +65,7 @@ def test_revision_in_the_id_is_pinned_to_its_commit(tmp_path, toys, hub_server):
     assert conflict.exit_code == 2 and "give one" in conflict.stderr
 
 
-def test_subfolder_on_the_hub_and_on_disk(tmp_path, toys, hub_server):
+def test_subfolder_on_the_hub_and_on_disk(tmp_path, cli_toys, hub_server):
     repo = tmp_path / "repo"
     write_checkpoint(repo / "pipelines" / "small")
     (repo / "README.md").write_text("several pipelines")
@@ -92,7 +84,7 @@ def test_subfolder_on_the_hub_and_on_disk(tmp_path, toys, hub_server):
     assert_one_error_line(missing, "model_index.json")
 
 
-def test_variant_selects_the_weights(tmp_path, toys):
+def test_variant_selects_the_weights(tmp_path, cli_toys):
     folder = write_checkpoint(tmp_path / "plain")
     variant = tmp_path / "variant"
     shutil.copytree(folder, variant)
@@ -108,7 +100,7 @@ def test_variant_selects_the_weights(tmp_path, toys):
     assert failed.exit_code == 1 and "load check: FAILED" in failed.stdout
 
 
-def test_gated_missing_and_bad_revision_are_one_line(tmp_path, toys, hub_server):
+def test_gated_missing_and_bad_revision_are_one_line(tmp_path, cli_toys, hub_server):
     hub_server.add_repo("toy-org/gated", write_checkpoint(tmp_path / "g"), gated=True, token="t")
     hub_server.add_repo("toy-org/open", write_checkpoint(tmp_path / "o"))
     assert_one_error_line(generate("toy-org/gated"), "toy-org/gated", "gated", "hf auth login")

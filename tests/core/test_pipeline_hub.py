@@ -20,7 +20,6 @@ from ._toy_components import (
     ToyUnetOnlyPipeline,
     assert_same_weights,
     make_toy_pipeline,
-    toy_registry,
 )
 
 REPO = "toy-org/toy-pipeline"
@@ -33,10 +32,7 @@ CONFIGS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def toys(diffusekit_registry: Any) -> Any:
-    with toy_registry():
-        yield
+pytestmark = pytest.mark.usefixtures("toy_components")
 
 
 @pytest.fixture

@@ -17,14 +17,9 @@ from ._toy_components import (
     ToyScheduler,
     ToyUnetOnlyPipeline,
     make_toy_pipeline,
-    toy_registry,
 )
 
-
-@pytest.fixture(autouse=True)
-def toys(diffusekit_registry: Any) -> Any:
-    with toy_registry():
-        yield
+pytestmark = pytest.mark.usefixtures("toy_components")
 
 
 @pytest.fixture

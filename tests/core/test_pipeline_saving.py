@@ -20,14 +20,9 @@ from ._toy_components import (
     ToyTokenizer,
     assert_same_weights,
     make_toy_pipeline,
-    toy_registry,
 )
 
-
-@pytest.fixture(autouse=True)
-def toys(diffusekit_registry: Any) -> Any:
-    with toy_registry():
-        yield
+pytestmark = pytest.mark.usefixtures("toy_components")
 
 
 def files(folder: Path) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 from diffusekit.errors import CheckpointError, RemoteCodeError
 from diffusekit.pipeline import DiffusionPipeline
 
-from ._toy_components import ToyModel, ToyPipeline, make_toy_pipeline, toy_registry
+from ._toy_components import ToyModel, ToyPipeline, make_toy_pipeline
 
 PIPELINE_CODE = """
 from pathlib import Path
@@ -55,10 +55,7 @@ class RemoteModel(ModelMixin):
 """
 
 
-@pytest.fixture(autouse=True)
-def toys(diffusekit_registry: Any) -> Any:
-    with toy_registry():
-        yield
+pytestmark = pytest.mark.usefixtures("toy_components")
 
 
 @pytest.fixture
