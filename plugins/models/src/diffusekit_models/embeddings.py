@@ -6,6 +6,7 @@ the timestep as in Ho et al., "Denoising Diffusion Probabilistic Models" (2020).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -29,10 +30,8 @@ def sinusoidal_embedding(
     """
     if timesteps.ndim != 1:
         raise ValueError(f"timesteps: expected a 1D tensor, found shape {tuple(timesteps.shape)}")
-    half = dim // 2
-    exponent = torch.arange(half, dtype=torch.float32, device=timesteps.device)
-    exponent = exponent * (-math.log(max_period) / (half - freq_shift))
-    angles = timesteps[:, None].float() * torch.exp(exponent)[None, :] * scale
+    frequencies = _frequencies(dim // 2, float(freq_shift), max_period, timesteps.device)
+    angles = timesteps[:, None].float() * frequencies * scale
     parts = (
         (torch.cos(angles), torch.sin(angles))
         if flip_sin_to_cos
@@ -45,6 +44,33 @@ def sinusoidal_embedding(
     if dim % 2 == 1:
         emb = nn.functional.pad(emb, (0, 1))
     return emb
+
+
+def _frequencies(
+    half: int, freq_shift: float, max_period: int, device: torch.device
+) -> torch.Tensor:
+    """(1, half) float32 frequencies, computed once per shape and device instead of every step
+    (under torch.compile they are traced as plain operations, which the compiler folds)."""
+    if torch.compiler.is_compiling():
+        return _frequency_table(half, freq_shift, max_period, device)
+    return _cached_frequencies(half, freq_shift, max_period, device)
+
+
+def _frequency_table(
+    half: int, freq_shift: float, max_period: int, device: torch.device
+) -> torch.Tensor:
+    exponent = torch.arange(half, dtype=torch.float32, device=device)
+    exponent = exponent * (-math.log(max_period) / (half - freq_shift))
+    return torch.exp(exponent)[None, :]
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_frequencies(
+    half: int, freq_shift: float, max_period: int, device: torch.device
+) -> torch.Tensor:
+    """Built outside inference mode: the shared tensor is also used where autograd records."""
+    with torch.inference_mode(False), torch.no_grad():
+        return _frequency_table(half, freq_shift, max_period, device)
 
 
 class Timesteps(nn.Module):
