@@ -22,14 +22,13 @@ from diffusekit_stable_diffusion import tiny  # noqa: E402
 from diffusekit_stable_diffusion.testing import NEVER, tiny_clip_config  # noqa: E402
 from transformers import (  # noqa: E402
     CLIPImageProcessor,
-    CLIPTextConfig,
-    CLIPTextModel,
-    CLIPTokenizer,
 )
 
-from diffusekit import DiffusionPipeline, registry  # noqa: E402
+from diffusekit import DiffusionPipeline  # noqa: E402
 
-pytestmark = pytest.mark.parity
+from ._reference import run, swap_scheduler, text_encoder_and_tokenizer  # noqa: E402
+
+pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("one_torch_thread")]
 
 ATOL = 1e-3
 SCHEDULERS = [
@@ -54,12 +53,7 @@ def _reference_pipeline(
     unet = diffusers.UNet2DConditionModel(**{**tiny.unet_config(kind), **unet}).eval()
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKL(**tiny.VAE).eval()
-    torch.manual_seed(0)
-    config = CLIPTextConfig(vocab_size=len(tiny.vocabulary()), **tiny.TEXT_ENCODER)
-    text_encoder = CLIPTextModel(config).eval()
-    tokenizer = CLIPTokenizer.from_pretrained(
-        tiny.write_tokenizer_files(folder / "vocabulary"), model_max_length=77
-    )
+    text_encoder, tokenizer = text_encoder_and_tokenizer(folder)
     checker, processor = None, None
     if safety_checker:
         from diffusers.pipelines.stable_diffusion.safety_checker import (
@@ -140,15 +134,6 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster on a shared, busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request, tmp_path_factory):
     spec = CASES[request.param]
@@ -158,35 +143,16 @@ def case(request, tmp_path_factory):
     return request.param, spec["call"], reference, ours
 
 
-def _run(pipe: Any, call: dict[str, Any]) -> Any:
-    kwargs = {k: v for k, v in call.items() if k not in ("generators", "steps")}
-    count = call.get("generators")
-    generators = [torch.Generator().manual_seed(i) for i in range(count or 1)]
-    return pipe(
-        **kwargs,
-        num_inference_steps=call.get("steps", 3),
-        generator=generators if count else generators[0],
-        output_type="np",
-    )
-
-
 RESULTS: dict[tuple[str, str], float] = {}
 
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_same_images_as_the_reference(case, scheduler):
     name, call, reference, ours = case
-    # Stable Diffusion samples with PLMS: PNDM without its Runge-Kutta warm-up.
-    options = {"skip_prk_steps": True} if scheduler == "PNDMScheduler" else {}
-    reference.scheduler = getattr(diffusers, scheduler).from_config(
-        reference.scheduler.config, **options
-    )
-    ours.scheduler = registry.resolve("diffusers", scheduler).from_config(
-        ours.scheduler.config, **options
-    )
+    swap_scheduler(reference, ours, scheduler)
 
-    expected = _run(reference, call)
-    found = _run(ours, call)
+    expected = run(reference, call)
+    found = run(ours, call)
 
     assert found.images.shape == expected.images.shape
     difference = float(np.abs(found.images - expected.images).max())
@@ -202,7 +168,7 @@ def test_flagged_images_are_black_in_both(tmp_path_factory):
             pipe.safety_checker.concept_embeds_weights.fill_(-NEVER)
     call = {"prompt": ["hello", "cab"]}
 
-    expected, found = _run(reference, call), _run(ours, call)
+    expected, found = run(reference, call), run(ours, call)
 
     assert found.nsfw_content_detected == expected.nsfw_content_detected == [True, True]
     assert np.array_equal(found.images, expected.images)
@@ -214,11 +180,10 @@ def test_guidance_distilled_unet(tmp_path_factory, scheduler):
     """A UNet with `time_cond_proj_dim` gets the guidance scale embedded, without a guidance
     batch (latent consistency models)."""
     reference, ours = _pair(tmp_path_factory, "sd1", "text2image", time_cond_proj_dim=16)
-    reference.scheduler = getattr(diffusers, scheduler).from_config(reference.scheduler.config)
-    ours.scheduler = registry.resolve("diffusers", scheduler).from_config(ours.scheduler.config)
+    swap_scheduler(reference, ours, scheduler)
     call = {"prompt": "hello", "guidance_scale": 4.0}
 
-    expected, found = _run(reference, call), _run(ours, call)
+    expected, found = run(reference, call), run(ours, call)
 
     difference = float(np.abs(found.images - expected.images).max())
     RESULTS[("guidance-distilled", scheduler)] = difference

@@ -32,19 +32,17 @@ from diffusers.pipelines.deprecated.stable_diffusion_safe import (  # noqa: E402
 from diffusers.pipelines.deprecated.stable_diffusion_safe.safety_checker import (  # noqa: E402
     SafeStableDiffusionSafetyChecker as ReferenceSafeChecker,
 )
-from transformers import (  # noqa: E402
-    CLIPImageProcessor,
-    CLIPTextConfig,
-    CLIPTextModel,
-    CLIPTokenizer,
-)
+from transformers import CLIPImageProcessor  # noqa: E402
 
-from diffusekit import DiffusionPipeline, registry  # noqa: E402
+from diffusekit import DiffusionPipeline  # noqa: E402
 from diffusekit.errors import DiffusekitWarning  # noqa: E402
+
+from ._reference import run, swap_scheduler, text_encoder_and_tokenizer  # noqa: E402
 
 pytestmark = [
     pytest.mark.parity,
     pytest.mark.filterwarnings("ignore:Safety checker disabled:UserWarning"),
+    pytest.mark.usefixtures("one_torch_thread"),
 ]
 
 ATOL = 1e-3
@@ -56,25 +54,12 @@ SCHEDULERS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _reference_pipeline(folder: Path) -> Any:
     torch.manual_seed(0)
     unet = diffusers.UNet2DConditionModel(**tiny.unet_config("sd1")).eval()
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKL(**tiny.VAE).eval()
-    torch.manual_seed(0)
-    config = CLIPTextConfig(vocab_size=len(tiny.vocabulary()), **tiny.TEXT_ENCODER)
-    text_encoder = CLIPTextModel(config).eval()
-    tokenizer = CLIPTokenizer.from_pretrained(
-        tiny.write_tokenizer_files(folder / "vocabulary"), model_max_length=77
-    )
+    text_encoder, tokenizer = text_encoder_and_tokenizer(folder)
     torch.manual_seed(0)
     checker = ReferenceSafeChecker(tiny_clip_config()).eval()
     with torch.no_grad():
@@ -129,16 +114,8 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _run(pipe: Any, call: dict[str, Any], steps: int = 4) -> Any:
-    kwargs = {k: v for k, v in call.items() if k != "generators"}
-    count = call.get("generators")
-    generators = [torch.Generator().manual_seed(i) for i in range(count or 1)]
-    return pipe(
-        **kwargs,
-        num_inference_steps=steps,
-        generator=generators if count else generators[0],
-        output_type="np",
-    )
+def _run(pipe: Any, call: dict[str, Any]) -> Any:
+    return run(pipe, call, steps=4)
 
 
 def _ours(pipe: Any, call: dict[str, Any]) -> Any:
@@ -149,16 +126,6 @@ def _ours(pipe: Any, call: dict[str, Any]) -> Any:
         return _run(pipe, call)
 
 
-def _swap_scheduler(reference: Any, ours: Any, scheduler: str) -> None:
-    options = {"skip_prk_steps": True} if scheduler == "PNDMScheduler" else {}
-    reference.scheduler = getattr(diffusers, scheduler).from_config(
-        reference.scheduler.config, **options
-    )
-    ours.scheduler = registry.resolve("diffusers", scheduler).from_config(
-        ours.scheduler.config, **options
-    )
-
-
 RESULTS: dict[tuple[str, str], float] = {}
 
 
@@ -166,7 +133,7 @@ RESULTS: dict[tuple[str, str], float] = {}
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_same_images_as_the_reference(pair, case, scheduler):
     reference, ours = pair
-    _swap_scheduler(reference, ours, scheduler)
+    swap_scheduler(reference, ours, scheduler)
 
     expected = _run(reference, CASES[case])
     found = _ours(ours, CASES[case])
@@ -181,7 +148,7 @@ def test_same_images_as_the_reference(pair, case, scheduler):
 
 def test_flagged_image_is_black_and_kept_as_unsafe(pair):
     reference, ours = pair
-    _swap_scheduler(reference, ours, "DDIMScheduler")
+    swap_scheduler(reference, ours, "DDIMScheduler")
     call = {"prompt": ["hello", "abc"], "sld_warmup_steps": 1}
     generated = _run(reference, call).images
     clip_input = reference.feature_extractor(

@@ -19,12 +19,13 @@ import torch
 
 diffusers = pytest.importorskip("diffusers")
 
-from diffusekit_stable_diffusion import tiny, tiny_upscale  # noqa: E402
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer  # noqa: E402
+from diffusekit_stable_diffusion import tiny_upscale  # noqa: E402
 
-from diffusekit import DiffusionPipeline, registry  # noqa: E402
+from diffusekit import DiffusionPipeline  # noqa: E402
 
-pytestmark = pytest.mark.parity
+from ._reference import run, swap_scheduler, text_encoder_and_tokenizer  # noqa: E402
+
+pytestmark = [pytest.mark.parity, pytest.mark.usefixtures("one_torch_thread")]
 
 ATOL = 1e-3
 SCHEDULERS = [
@@ -35,25 +36,12 @@ SCHEDULERS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _reference_upscaler(folder: Path) -> Any:
     torch.manual_seed(0)
     unet = diffusers.UNet2DConditionModel(**tiny_upscale.UNET).eval()
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKL(**tiny_upscale.VAE).eval()
-    torch.manual_seed(0)
-    config = CLIPTextConfig(vocab_size=len(tiny.vocabulary()), **tiny.TEXT_ENCODER)
-    text_encoder = CLIPTextModel(config).eval()
-    tokenizer = CLIPTokenizer.from_pretrained(
-        tiny.write_tokenizer_files(folder / "vocabulary"), model_max_length=77
-    )
+    text_encoder, tokenizer = text_encoder_and_tokenizer(folder)
     return diffusers.StableDiffusionUpscalePipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -106,18 +94,6 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _run(pipe: Any, call: dict[str, Any]) -> Any:
-    kwargs = {k: v for k, v in call.items() if k != "generators"}
-    count = call.get("generators")
-    generators = [torch.Generator().manual_seed(i) for i in range(count or 1)]
-    return pipe(
-        **kwargs,
-        num_inference_steps=3,
-        generator=generators if count else generators[0],
-        output_type="np",
-    )
-
-
 RESULTS: dict[tuple[str, str], float] = {}
 
 
@@ -125,11 +101,10 @@ RESULTS: dict[tuple[str, str], float] = {}
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_same_images_as_the_reference(pair, case, scheduler):
     reference, ours = pair
-    reference.scheduler = getattr(diffusers, scheduler).from_config(reference.scheduler.config)
-    ours.scheduler = registry.resolve("diffusers", scheduler).from_config(ours.scheduler.config)
+    swap_scheduler(reference, ours, scheduler)
 
-    expected = _run(reference, CASES[case])
-    found = _run(ours, CASES[case])
+    expected = run(reference, CASES[case])
+    found = run(ours, CASES[case])
 
     assert found.images.shape == expected.images.shape
     difference = float(np.abs(found.images - expected.images).max())
