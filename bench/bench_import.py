@@ -57,20 +57,15 @@ def fake_site(count: int, root: Path) -> Path:
 
 def main(args: Any) -> list[dict[str, Any]]:
     records = []
-    torch_alone = []
-    with h.LoadWindow() as load:
-        for _ in range(args.repeat):
-            torch_alone.append(time_import("import torch"))
-    records.append(
-        h.figure("import.torch", "import torch (context)", "s", torch_alone, load=load.pair)
-    )
     for key, code in CODE.items():
-        samples: dict[str, list[float]] = {library: [] for library in h.LIBRARIES}
+        samples: dict[str, list[float]] = {"torch": [], **{lib: [] for lib in h.LIBRARIES}}
         with h.LoadWindow() as load:
             for index in range(args.repeat):
                 order = h.LIBRARIES if index % 2 == 0 else h.LIBRARIES[::-1]
                 for library in order:
                     samples[library].append(time_import(code[library]))
+                if key == "sd_pipeline":
+                    samples["torch"].append(time_import("import torch"))
         records.append(
             h.figure(
                 f"import.{key}",
@@ -82,6 +77,9 @@ def main(args: Any) -> list[dict[str, Any]]:
                 load=load.pair,
             )
         )
+        if samples["torch"]:
+            title = "import torch alone (context, same rounds)"
+            records.append(h.figure("import.torch", title, "s", samples["torch"], load=load.pair))
     with tempfile.TemporaryDirectory() as tmp:
         for count in (100, 1000):
             env = dict(os.environ, PYTHONPATH=str(fake_site(count, Path(tmp))))

@@ -1,7 +1,8 @@
 """Microseconds per scheduler `step` on a 1x4x64x64 latent: diffusekit vs the reference.
 
-Both libraries in this one process, 1 torch thread. Each repetition runs a whole trajectory
-on a fresh schedule and times only the `step` calls; a sample is that trajectory's median.
+Both libraries in this one process, 1 torch thread, alternating. Each repetition runs a whole
+trajectory on a fresh schedule and times only the `step` calls; a sample is that
+trajectory's median.
 
     python bench/bench_scheduler_step.py --steps 50 --repeat 5
 """
@@ -107,16 +108,19 @@ RUNNERS = {
 }
 
 
-def measure(cls: type, name: str, steps: int, repeats: int) -> list[float]:
-    """Per-trajectory median µs per `step`, one sample per repetition."""
+def measure(classes: tuple[type, type], name: str, steps: int, repeats: int) -> list[list[float]]:
+    """Per-trajectory median µs per `step` for each class, the classes alternating."""
     runner = RUNNERS.get(name, run_standard)
-    scheduler = cls(**CONFIGS.get(name, {}))
-    runner(scheduler, steps, [])  # warm-up
-    samples = []
-    for _ in range(repeats):
-        times: list[float] = []
-        runner(cls(**CONFIGS.get(name, {})), steps, times)
-        samples.append(statistics.median(times) * 1e6)
+    config = CONFIGS.get(name, {})
+    for cls in classes:
+        runner(cls(**config), steps, [])  # warm-up
+    samples: list[list[float]] = [[] for _ in classes]
+    for index in range(repeats):
+        order = list(enumerate(classes))
+        for slot, cls in order if index % 2 == 0 else order[::-1]:
+            times: list[float] = []
+            runner(cls(**config), steps, times)
+            samples[slot].append(statistics.median(times) * 1e6)
     return samples
 
 
@@ -126,8 +130,7 @@ def main(args: Any) -> list[dict[str, Any]]:
     records = []
     for name in args.only or MODULES:
         with h.LoadWindow() as load:
-            mine = measure(ours(name), name, args.steps, args.repeat)
-            theirs = measure(reference(name), name, args.steps, args.repeat)
+            mine, theirs = measure((ours(name), reference(name)), name, args.steps, args.repeat)
         records.append(
             h.figure(f"scheduler.{name}", f"{name}.step", "µs", mine, theirs, load=load.pair,
                      shape=list(SHAPE), steps=args.steps, threads=1)

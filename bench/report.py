@@ -57,8 +57,8 @@ def _ratio(record: dict[str, Any]) -> str:
 
 def table(records: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| figure | diffusekit | reference | ratio | target | load avg |",
-        "|---|---:|---:|---:|---|---|",
+        "| figure | diffusekit | reference | ratio | ratio of bests | target | load avg |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     for r in records:
         cells = (
@@ -66,6 +66,7 @@ def table(records: list[dict[str, Any]]) -> list[str]:
             _cell(r["diffusekit"], r["unit"]),
             _cell(r.get("reference"), r["unit"]),
             _ratio(r),
+            f"{r['ratio_best']:.2f}" if "ratio_best" in r else "-",
             _verdict(r),
             _load(r),
         )
