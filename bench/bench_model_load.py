@@ -40,6 +40,27 @@ def _pipeline_class(library: str, preimport: bool) -> Any:
     return StableDiffusionPipeline
 
 
+def _component_times(library: str, folder: str) -> dict[str, float]:
+    """Time loading the UNet, VAE and scheduler with the library's own classes, and the
+    tokenizer and text encoder with transformers (the same code in both libraries)."""
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    if library == "diffusekit":
+        from diffusekit_models import AutoencoderKL, UNet2DConditionModel
+        from diffusekit_schedulers.pndm import PNDMScheduler
+    else:
+        from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    own = (UNet2DConditionModel, AutoencoderKL, PNDMScheduler), ("unet", "vae", "scheduler")
+    shared = (CLIPTokenizer, CLIPTextModel), ("tokenizer", "text_encoder")
+    times = {}
+    for key, (classes, folders) in (("own_s", own), ("transformers_s", shared)):
+        start = time.perf_counter()
+        for cls, sub in zip(classes, folders, strict=True):
+            cls.from_pretrained(folder, subfolder=sub)
+        times[key] = time.perf_counter() - start
+    return times
+
+
 def load_worker(library: str, folder: str, preimport: bool) -> dict[str, Any]:
     import torch
 
@@ -58,6 +79,7 @@ def load_worker(library: str, folder: str, preimport: bool) -> dict[str, Any]:
             for p in getattr(pipe, name).parameters()
         )
     return {
+        **(_component_times(library, folder) if preimport else {}),
         "import_s": imported - start,
         "load_s": load_s,
         "ready_s": load_s + time.perf_counter() - start_ready,
@@ -88,6 +110,11 @@ def main(args: Any) -> list[dict[str, Any]]:
                  target=0.7, **common),
         h.figure("load.peak_rss", "SD 1.5 pipeline from_pretrained, peak RSS", "MB",
                  *pair("load_peak_rss_mb"), target=0.9, **common),
+        h.figure("load.own_components", "SD 1.5 UNet + VAE + scheduler, each library's classes",
+                 "s", *pair("own_s"), **common),
+        h.figure("load.transformers_components",
+                 "SD 1.5 tokenizer + text encoder (transformers in both)", "s",
+                 *pair("transformers_s"), **common),
         h.figure("load.cold", "SD 1.5: fresh interpreter to a loaded pipeline (import + load)",
                  "s", *pair("cold_s", cold), **common),
         h.figure("load.cold_from_pretrained", "SD 1.5 from_pretrained in that fresh interpreter",
