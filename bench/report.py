@@ -93,7 +93,10 @@ def _compute_details(records: list[dict[str, Any]]) -> list[str]:
             f"| {rss['diffusekit']:.0f} / {rss['reference']:.0f} |"
         )
     lines.append("")
-    lines.append("GFLOP/s at each library's best call, against the best matmul of the run.")
+    lines.append(
+        "GFLOP/s at each library's best call, against the best 4096³ matmul measured up to "
+        "that task (the matmul row's samples; its median is shown, its best is the peak)."
+    )
     return lines
 
 
@@ -108,7 +111,7 @@ def _machine(machine: dict[str, Any]) -> str:
 
 def render(results: dict[str, dict[str, Any]], notes: dict[str, Any]) -> str:
     lines = _body(results, notes)
-    lines += [notes.get("history", "").strip(), ""]
+    lines += [notes.get("compile", "").strip(), "", notes.get("history", "").strip(), ""]
     return "\n".join(line.rstrip() for line in lines).rstrip() + "\n"
 
 
