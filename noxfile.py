@@ -46,7 +46,7 @@ def tests(session: nox.Session) -> None:
     """The whole suite: core, every plugin, and parity with the reference."""
     install_project(session, *PLUGINS)
     session.install(*CONSTRAINTS, *TEST_TOOLS, *REFERENCE)
-    session.run("pytest", *(session.posargs or ["-q"]))
+    session.run("pytest", *(session.posargs or ["-q", "-n", "auto"]))
 
 
 @nox.session(python="3.11")
