@@ -93,13 +93,7 @@ class _AutoPipeline:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str], **kwargs: Any):
         """Load the checkpoint with the class its family uses for this task."""
-        options = hub.HubOptions(
-            **{
-                k: kwargs[k]
-                for k in ("revision", "cache_dir", "local_files_only", "token")
-                if k in kwargs
-            }
-        )
+        options = hub.HubOptions.pop_from(dict(kwargs))
         index = read_model_index(
             hub.fetch_file(pretrained_model_name_or_path, MODEL_INDEX, options=options)
         )

@@ -35,7 +35,7 @@ from . import _hook_manager
 if TYPE_CHECKING:
     from .pipeline import DiffusionPipeline
 
-SchedulerMixin = Any  # any scheduler: set_timesteps, timesteps, scale_model_input, step, order
+Scheduler = Any  # any scheduler: set_timesteps, timesteps, scale_model_input, step, order
 
 State = dict[str, Any]
 Denoiser = Callable[[torch.Tensor, torch.Tensor, State], torch.Tensor]
@@ -50,7 +50,7 @@ Callback = Callable[[Any, int, torch.Tensor, dict[str, Any]], Mapping[str, Any] 
 class Schedule:
     """The timesteps of one call and the scheduler copy that owns their state."""
 
-    scheduler: SchedulerMixin
+    scheduler: Scheduler
     timesteps: torch.Tensor
     num_inference_steps: int
     order: int = 1
@@ -68,7 +68,7 @@ class Schedule:
 
 
 def schedule(
-    scheduler: SchedulerMixin,
+    scheduler: Scheduler,
     num_inference_steps: int | None,
     device: torch.device | str | None = None,
     *,
@@ -105,7 +105,7 @@ def custom_given(timesteps: Any, sigmas: Any) -> bool:
     return timesteps is not None or sigmas is not None
 
 
-def _check_custom_schedule(scheduler: SchedulerMixin, custom: dict[str, Any]) -> None:
+def _check_custom_schedule(scheduler: Scheduler, custom: dict[str, Any]) -> None:
     if not custom:
         return
     accepted = inspect.signature(scheduler.set_timesteps).parameters
@@ -118,7 +118,7 @@ def _check_custom_schedule(scheduler: SchedulerMixin, custom: dict[str, Any]) ->
 
 
 def _start_part_way(
-    scheduler: SchedulerMixin, steps: torch.Tensor, count: int, strength: float
+    scheduler: Scheduler, steps: torch.Tensor, count: int, strength: float
 ) -> tuple[torch.Tensor, int]:
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength: expected a value in [0, 1], found {strength}")
@@ -228,7 +228,7 @@ class StepContext:
     model_dtype: torch.dtype | None = None
 
     @property
-    def scheduler(self) -> SchedulerMixin:
+    def scheduler(self) -> Scheduler:
         return self.run.scheduler
 
     def predict(self, latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -18,12 +18,19 @@ import torch
 Generator = torch.Generator | Sequence[torch.Generator] | None
 
 
-def check_generators(generator: Generator, batch_size: int) -> None:
-    """A list of generators seeds one item each, so it must have `batch_size` entries."""
-    if isinstance(generator, Sequence) and len(generator) not in (1, batch_size):
+def check_generators(
+    generator: Generator, batch_size: int, *, exact: bool = False, counted: str = ""
+) -> None:
+    """A list of generators seeds one item each, so it must have `batch_size` entries.
+
+    A list of one stands for that generator unless `exact` (pipelines, like the reference's,
+    ask for exactly one per image); `counted` says in the error how the batch size came about.
+    """
+    allowed = {batch_size} if exact else {1, batch_size}
+    if isinstance(generator, Sequence) and len(generator) not in allowed:
         raise ValueError(
-            f"generator: a list of generators seeds one item each; expected {batch_size}, "
-            f"found {len(generator)}"
+            f"generator: a list of generators seeds one item each; expected {batch_size}"
+            f"{counted}, found {len(generator)}"
         )
 
 

@@ -37,3 +37,11 @@ def test_dtype_device_and_like():
     noise = randn_like(like, seeded(0))
     assert noise.dtype == torch.float64 and noise.shape == like.shape
     torch.testing.assert_close(noise, torch.randn((2, 2), generator=seeded(0), dtype=torch.float64))
+
+
+def test_pipelines_can_ask_for_exactly_one_generator_per_item():
+    from diffusekit.noise import check_generators
+
+    check_generators([seeded(0)], 2)
+    with pytest.raises(ValueError, match=r"expected 2 \(batch_size\), found 1"):
+        check_generators([seeded(0)], 2, exact=True, counted=" (batch_size)")

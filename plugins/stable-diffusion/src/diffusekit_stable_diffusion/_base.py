@@ -18,6 +18,7 @@ import torch
 from diffusekit import kernel
 from diffusekit.errors import DiffusekitWarning
 from diffusekit.image import VaeImageProcessor
+from diffusekit.noise import check_generators
 from diffusekit.pipeline import DiffusionPipeline
 
 from . import _checks, prompts
@@ -208,7 +209,8 @@ class StableDiffusionBase(DiffusionPipeline):
         _checks.check_prompt(prompt, prompt_embeds, negative_prompt, negative_prompt_embeds)
         kernel.check_callback_inputs(self, callback_on_step_end_tensor_inputs)
         batch_size = _checks.prompt_batch_size(prompt, prompt_embeds) * num_images_per_prompt
-        _checks.check_generators(generator, batch_size)
+        counted = f" (prompts x num_images_per_prompt = {batch_size})"
+        check_generators(generator, batch_size, exact=True, counted=counted)
         return batch_size
 
     # ---------------------------------------------------------------------- the prologue

@@ -82,15 +82,6 @@ def prompt_batch_size(prompt: str | list[str] | None, prompt_embeds: torch.Tenso
     return prompt_embeds.shape[0]
 
 
-def check_generators(generator: Any, batch_size: int) -> None:
-    """A list of generators needs one per generated image."""
-    if isinstance(generator, list) and len(generator) != batch_size:
-        raise ValueError(
-            f"generator: a list needs one generator per image (prompts x num_images_per_prompt "
-            f"= {batch_size}), found {len(generator)}"
-        )
-
-
 def check_image_given(name: str, image: Any) -> None:
     if image is None:
         raise ValueError(f"{name}: required, found None")

@@ -6,16 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from diffusekit.noise import Generator, randn_tensor
-
-
-def check_generator(generator: Generator, batch_size: int) -> None:
-    """A list of generators seeds one image each, so it must have `batch_size` entries."""
-    if isinstance(generator, list) and len(generator) != batch_size:
-        raise ValueError(
-            f"generator: a list of generators seeds one image each; expected {batch_size} "
-            f"(batch_size), found {len(generator)}"
-        )
+from diffusekit.noise import Generator, check_generators, randn_tensor
 
 
 def randn(
@@ -25,7 +16,7 @@ def randn(
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """The initial noise: one generator per image when a list is given (its length checked)."""
-    check_generator(generator, shape[0])
+    check_generators(generator, shape[0], exact=True, counted=" (batch_size)")
     return randn_tensor(shape, generator, device, dtype)
 
 
