@@ -93,3 +93,12 @@ def load_options(library: str, component_class: type, options: dict[str, Any]) -
     return plugin_manager().hook.diffusekit_load_options(
         library=library, component_class=component_class, options=options
     )
+
+
+def load_component(library: str, component_class: type, path: str, options: dict[str, Any]) -> Any:
+    """A plugin's own load of `component_class` from `path`, or None to use its loader."""
+    if not has_plugins():
+        return None
+    return plugin_manager().hook.diffusekit_load_component(
+        library=library, component_class=component_class, path=path, options=options
+    )

@@ -252,7 +252,10 @@ def _load_component(
             f"from_pretrained, so it cannot be loaded from a checkpoint folder"
         )
     options = {**request.options, "variant": variant, "dtype": dtype_for(name, request.dtype)}
-    component = loader(str(folder), **options_for(spec.library or "", cls, options))
+    given = {key: value for key, value in options.items() if value is not None}
+    component = _hook_manager.load_component(spec.library or "", cls, str(folder), given)
+    if component is None:
+        component = loader(str(folder), **options_for(spec.library or "", cls, given))
     _hook_manager.notify(
         "diffusekit_component_loaded",
         name=name,

@@ -46,6 +46,19 @@ class DiffusekitHookSpec:
         signature names.
         """
 
+    @hookspec(firstresult=True)
+    def diffusekit_load_component(
+        self, library: str, component_class: type, path: str, options: dict[str, Any]
+    ) -> Any | None:
+        """Load the `component_class` component from folder `path` yourself, or return None.
+
+        Asked by `DiffusionPipeline.from_pretrained` for each component it loads, just before
+        it would call ``component_class.from_pretrained``; None lets that call happen. `options`
+        are the ones `diffusekit_load_options` gets (diffusekit's names, None values left out).
+        A plugin that answers must give what ``from_pretrained`` would have given, so answer
+        only for the classes and options you fully handle.
+        """
+
     @hookspec
     def diffusekit_component_loaded(
         self,
