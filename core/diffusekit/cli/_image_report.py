@@ -59,7 +59,8 @@ def _record_lines(record: dict[str, Any]) -> list[str]:
         f"seed: {record.get('seed')} (batch seeds {record.get('batch_seeds')}, "
         f"image {record.get('batch_index')})",
         f"dtype: {record.get('dtype')}; device: {record.get('device')}; "
-        f"diffusekit {record.get('diffusekit_version')}; torch {record.get('torch')}",
+        f"{_threads_text(record)}diffusekit {record.get('diffusekit_version')}; "
+        f"torch {record.get('torch')}",
     ]
     if record.get("scheduler_class"):
         lines.append(f"scheduler: {record['scheduler_class']} {record.get('scheduler_config')}")
@@ -72,3 +73,9 @@ def _record_lines(record: dict[str, Any]) -> list[str]:
         provider = f"{row['distribution']} {row['version']}" if row.get("distribution") else "-"
         lines.append(f"  {name}: {row['class']}  [{provider}]")
     return lines
+
+
+def _threads_text(record: dict[str, Any]) -> str:
+    """Records written before `--threads` existed have no thread count."""
+    threads = record.get("threads")
+    return "" if threads is None else f"threads: {threads}; "

@@ -5,7 +5,8 @@ repo id, revision and the commit it pointed to, subfolder, variant), each compon
 and the distribution and version that provided it, the exact scheduler class and config, the
 options given and the keyword arguments the pipeline was called with, this image's seed and
 the seeds of the batch it was drawn in (its position too: a batch is re-run whole to get the
-same numbers), dtype, device, and the diffusekit, torch and Python versions.
+same numbers), dtype, device, torch's intra-op thread count (shown, never replayed: it changes
+speed, not results), and the diffusekit, torch and Python versions.
 
 Flat keys (``checkpoint``, ``pipeline``, ``scheduler``, ``seed``, ``steps``, ``prompt``, ...)
 stay readable at a glance; ``format`` versions the layout.
@@ -83,6 +84,7 @@ def base_record(source: Source, pipeline: Any, dtype: str, device: str) -> dict[
         "components": _components(pipeline),
         "dtype": dtype,
         "device": device,
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
     }

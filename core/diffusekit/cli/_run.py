@@ -21,6 +21,7 @@ from ._prompts_file import Task
 from ._sources import Source
 
 if TYPE_CHECKING:
+    from .._model_index import ModelIndex
     from ._replay import Replay
 
 RANDOM_SEEDS = 2**31
@@ -42,6 +43,8 @@ class Job:
     replay_from: Path | None = None
     #: Requested fields given on the command line (they replace a --from image's values).
     given: frozenset[str] = frozenset()
+    #: torch intra-op threads for the run (None: torch's own setting).
+    threads: int | None = None
 
 
 @dataclass
@@ -68,7 +71,8 @@ class Writer:
 
 
 def run(job: Job, requested: Requested) -> None:
-    from . import _loading, _schedulers, _sources
+    from . import _loading, _sources
+    from ._threads import torch_threads
 
     plan = _plan(job, requested)
     plan.source = _sources.pin(plan.source)
@@ -76,6 +80,15 @@ def run(job: Job, requested: Requested) -> None:
     pipeline_cls = _loading.pipeline_class(index)
     output = job.output or _default_output()
     _check_before_loading(job, plan, pipeline_cls, output)
+    with torch_threads(job.threads):
+        _load_and_generate(job, plan, index, pipeline_cls, output)
+
+
+def _load_and_generate(
+    job: Job, plan: Plan, index: ModelIndex, pipeline_cls: type, output: Path
+) -> None:
+    from . import _loading, _schedulers, _sources
+
     dtype = job.dtype or (plan.replay.dtype if plan.replay is not None else "fp32")
     pipeline = _loading.load(
         _sources.loadable(plan.source, index),

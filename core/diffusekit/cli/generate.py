@@ -12,6 +12,7 @@ import click
 
 from ._errors import command_errors
 from ._formats import format_option, progress_enabled
+from ._threads import ThreadCount
 
 MAX_SEED = 2**32 - 1
 #: Options that, given with --from, replace the image's recorded values.
@@ -42,6 +43,11 @@ _REQUESTED = ("prompt", "negative_prompt", "steps", "guidance", "height", "width
     "--device",
     type=click.Choice(["cpu", "cuda", "mps"]),
     help="Where to run [default: cuda, else mps, else cpu].",
+)
+@click.option(
+    "--threads",
+    type=ThreadCount(),
+    help="torch intra-op threads for this run (torch.set_num_threads) [default: torch's].",
 )
 @click.option(
     "--output",
@@ -82,6 +88,7 @@ def generate(
     num_images: int,
     dtype: str | None,
     device: str | None,
+    threads: int | None,
     output: Path | None,
     prompts_file: Path | None,
     replay_from: Path | None,
@@ -120,6 +127,7 @@ def generate(
         prompts_file=prompts_file,
         replay_from=replay_from,
         given=given,
+        threads=threads,
     )
     with command_errors(debug, handled=(RuntimeError,)):
         run(job, requested)
