@@ -30,8 +30,8 @@ _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 _UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
 
 
-def single_name(fmt: Format, variant: str | None = None) -> str:
-    return f"{STEM}.{variant}.{fmt}" if variant else f"{STEM}.{fmt}"
+def single_name(fmt: Format, variant: str | None = None, stem: str = STEM) -> str:
+    return f"{stem}.{variant}.{fmt}" if variant else f"{stem}.{fmt}"
 
 
 def shard_name(fmt: Format, variant: str | None, index: int, count: int) -> str:
@@ -39,8 +39,8 @@ def shard_name(fmt: Format, variant: str | None, index: int, count: int) -> str:
     return f"{stem}-{index:05d}-of-{count:05d}.{fmt}"
 
 
-def index_name(fmt: Format, variant: str | None = None) -> str:
-    return f"{STEM}.{fmt}.index.{variant}.json" if variant else f"{STEM}.{fmt}.index.json"
+def index_name(fmt: Format, variant: str | None = None, stem: str = STEM) -> str:
+    return f"{stem}.{fmt}.index.{variant}.json" if variant else f"{stem}.{fmt}.index.json"
 
 
 def owned_patterns(variant: str | None) -> tuple[str, ...]:
@@ -155,16 +155,22 @@ def locate(
     variant: str | None,
     use_safetensors: bool | None,
     options: hub.HubOptions,
+    stem: str = STEM,
 ) -> WeightsFiles:
-    """Find the weights to load: safetensors, else `.bin` pickles if use_safetensors=False."""
+    """Find the weights to load: safetensors, else `.bin` pickles if use_safetensors=False.
+
+    `stem` names the files: ours and the reference's by default, ``"model"`` for transformers.
+    """
     formats: list[Format] = ["safetensors"]
     if use_safetensors is False:
         formats.append("bin")
     for fmt in formats:
-        found = _find(path_or_repo, subfolder, variant, fmt, options)
+        found = _find(path_or_repo, subfolder, variant, fmt, options, stem)
         if found is not None:
             return found
-    raise CheckpointError(_not_found_message(path_or_repo, subfolder, variant, use_safetensors))
+    raise CheckpointError(
+        _not_found_message(path_or_repo, subfolder, variant, use_safetensors, stem)
+    )
 
 
 def _find(
@@ -173,11 +179,12 @@ def _find(
     variant: str | None,
     fmt: Format,
     options: hub.HubOptions,
+    stem: str = STEM,
 ) -> WeightsFiles | None:
-    single = _try_fetch(path_or_repo, single_name(fmt, variant), subfolder, options)
+    single = _try_fetch(path_or_repo, single_name(fmt, variant, stem), subfolder, options)
     if single is not None:
         return WeightsFiles(fmt, (single,))
-    index = _try_fetch(path_or_repo, index_name(fmt, variant), subfolder, options)
+    index = _try_fetch(path_or_repo, index_name(fmt, variant, stem), subfolder, options)
     if index is None:
         return None
     weight_map = _read_index(index)
@@ -236,11 +243,12 @@ def _not_found_message(
     subfolder: str | None,
     variant: str | None,
     use_safetensors: bool | None,
+    stem: str = STEM,
 ) -> str:
     where = Path(path_or_repo, subfolder) if subfolder else Path(path_or_repo)
-    wanted = [single_name("safetensors", variant), index_name("safetensors", variant)]
+    wanted = [single_name("safetensors", variant, stem), index_name("safetensors", variant, stem)]
     if use_safetensors is False:
-        wanted += [single_name("bin", variant), index_name("bin", variant)]
+        wanted += [single_name("bin", variant, stem), index_name("bin", variant, stem)]
     message = f"{where}: no weights file; looked for {', '.join(wanted)}"
     if hub.is_local(path_or_repo):
         present = sorted(p.name for p in where.iterdir()) if where.is_dir() else []

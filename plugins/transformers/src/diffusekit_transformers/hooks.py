@@ -1,4 +1,4 @@
-"""``diffusekit.plugins`` hook module: loading options for transformers components."""
+"""``diffusekit.plugins`` hook module: loading options and zero-copy model loads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 from diffusekit.hooks import hookimpl
 
-from .options import from_pretrained_kwargs, is_transformers_class
+from . import fast_load
+from .options import from_pretrained_kwargs, is_model, is_transformers_class
 
 LIBRARY = "transformers"
 
@@ -23,3 +24,15 @@ def diffusekit_load_options(
     if library != LIBRARY or not is_transformers_class(component_class):
         return None
     return from_pretrained_kwargs(component_class, options)
+
+
+@hookimpl
+def diffusekit_load_component(
+    library: str, component_class: type, path: str, options: dict[str, Any]
+) -> Any | None:
+    """Load a transformers model zero-copy (`fast_load`); None leaves it to transformers."""
+    if library != LIBRARY or fast_load.opted_out() or not is_transformers_class(component_class):
+        return None
+    if not is_model(component_class):
+        return None
+    return fast_load.load(component_class, path, options)
