@@ -1,7 +1,7 @@
 """Open a checkpoint for `generate`: its pipeline class first (cheap), then the weights.
 
-Resolving each component's class imports the plugin modules that provide it, which is most
-of the wait on a small checkpoint; a progress bar counts those, then the weights loading.
+Resolving each component's class imports the plugin modules that provide it (the bar names
+each one meanwhile); then the bar counts the bytes of weights loaded, component by component.
 """
 
 from __future__ import annotations
@@ -37,28 +37,39 @@ def load(
     *,
     dtype: str,
     progress: bool,
+    sizes: dict[str, int],
     options: dict[str, Any] | None = None,
 ) -> Any:
-    """`DiffusionPipeline.from_pretrained(checkpoint, **options)` with a bar over the components
-    (`options`: revision, variant)."""
+    """`DiffusionPipeline.from_pretrained(checkpoint, **options)` under a bar counting the bytes
+    of weights to load (`sizes`: per component, see `_load_progress`; `options`: revision,
+    variant). Resolving the component classes comes first and shows their names."""
     import torch
     from tqdm.auto import tqdm
 
     from ..pipeline import DiffusionPipeline
+    from ._load_progress import advancing
 
+    total = sum(sizes.values())
     named = [(n, s) for n, s in index.components.items() if not s.is_empty]
-    with tqdm(total=len(named) + 1, desc="loading", unit="part", disable=not progress) as bar:
+    with tqdm(
+        total=total,
+        desc="loading",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not progress,
+    ) as bar:
         for name, spec in named:
             bar.set_postfix_str(f"{name} ({spec.class_name})")
             assert spec.library is not None and spec.class_name is not None
             registry.resolve(spec.library, spec.class_name, requested_by=index.where(name))
-            bar.update()
         bar.set_postfix_str("weights")
-        pipeline = DiffusionPipeline.from_pretrained(
-            checkpoint, torch_dtype=getattr(torch, DTYPES[dtype]), **(options or {})
-        )
+        with advancing(bar, sizes):
+            pipeline = DiffusionPipeline.from_pretrained(
+                checkpoint, torch_dtype=getattr(torch, DTYPES[dtype]), **(options or {})
+            )
         bar.set_postfix_str("done")
-        bar.update()
+        bar.update(total - bar.n)
     return pipeline
 
 

@@ -87,14 +87,17 @@ def run(job: Job, requested: Requested) -> None:
 def _load_and_generate(
     job: Job, plan: Plan, index: ModelIndex, pipeline_cls: type, output: Path
 ) -> None:
-    from . import _loading, _schedulers, _sources
+    from . import _load_progress, _loading, _schedulers, _sources
 
     dtype = job.dtype or (plan.replay.dtype if plan.replay is not None else "fp32")
+    target = _sources.loadable(plan.source, index)
+    root = target if isinstance(target, Path) else _sources.local_folder(plan.source, index)
     pipeline = _loading.load(
-        _sources.loadable(plan.source, index),
+        target,
         index,
         dtype=dtype,
         progress=job.progress,
+        sizes=_load_progress.component_bytes(root, index, pipeline_cls, plan.source.variant),
         options=_sources.load_options(plan.source),
     )
     device = _device(job, plan)

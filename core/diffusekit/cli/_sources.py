@@ -112,19 +112,25 @@ def read_index(source: Source) -> ModelIndex:
 def loadable(source: Source, index: ModelIndex) -> str | os.PathLike[str]:
     """What to pass to `from_pretrained`: a local folder, a repo id, or (a Hub checkpoint in a
     subfolder, which the pipeline loader does not take) the downloaded snapshot subfolder."""
+    if source.is_hub and not source.subfolder:
+        return source.location
+    return local_folder(source, index)
+
+
+def local_folder(source: Source, index: ModelIndex) -> Path:
+    """The checkpoint folder on this machine: the folder itself, or for a Hub checkpoint the
+    snapshot holding the files a load needs (downloaded now, one weights set per folder)."""
     if not source.is_hub:
         return source.folder()
-    if not source.subfolder:
-        return source.location
     from .._snapshot_files import select_files
 
     listing = hub.list_repo(source.location, source.options())
-    prefix = f"{source.subfolder}/"
+    prefix = f"{source.subfolder}/" if source.subfolder else ""
     inside = [f.removeprefix(prefix) for f in listing.files if f.startswith(prefix)]
     folders = [name for name, spec in index.components.items() if not spec.is_empty]
     wanted = select_files(inside, folders, variant=source.variant)
     root = hub.download(listing, [prefix + f for f in wanted], source.options())
-    return root / source.subfolder
+    return root / source.subfolder if source.subfolder else root
 
 
 def load_options(source: Source) -> dict[str, Any]:
