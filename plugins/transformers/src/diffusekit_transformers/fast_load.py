@@ -20,6 +20,10 @@ from typing import Any
 
 import torch
 
+from diffusekit import _weights_files, hub
+from diffusekit._empty_init import meta_tensor_names, parameters_on_meta
+from diffusekit.errors import CheckpointError
+
 from ._version import installed_release
 
 ENV_VAR = "DIFFUSEKIT_TRANSFORMERS_LOADER"
@@ -65,9 +69,6 @@ def _options_handled(options: Mapping[str, Any]) -> bool:
 
 
 def _weights(path: str, variant: str | None) -> Any | None:
-    from diffusekit import _weights_files, hub
-    from diffusekit.errors import CheckpointError
-
     try:
         return _weights_files.locate(
             path,
@@ -92,8 +93,6 @@ def _config_handled(config: Any) -> bool:
 
 def _open(files: Any) -> dict[str, Any]:
     """Checkpoint key -> the safetensors file holding it (by the index for shards)."""
-    from diffusekit import _weights_files
-
     return {
         key: source
         for source in _weights_files.open_files(files)
@@ -120,9 +119,11 @@ def _target_dtype(
 
 
 def _build(component_class: Any, config: Any, dtype: torch.dtype) -> Any | None:
-    from diffusekit._empty_init import parameters_on_meta
+    """The model with meta parameters and its weight initialisation skipped: every parameter
+    is about to be replaced, and the buffers are initialised after loading (`_assign`)."""
+    from transformers.initialization import no_init_weights
 
-    with parameters_on_meta():
+    with parameters_on_meta(), no_init_weights():
         model = component_class._from_config(config, dtype=dtype)
     if _keeps_modules_in_fp32(model, dtype):
         return None
@@ -139,8 +140,6 @@ def _keeps_modules_in_fp32(model: Any, dtype: torch.dtype) -> bool:
 
 def _assign(model: Any, sources: dict[str, Any], dtype: torch.dtype) -> bool:
     """Assign the checkpoint's tensors; False (model untouched for users) when they do not fit."""
-    from diffusekit._empty_init import meta_tensor_names
-
     expected = {key: tuple(t.shape) for key, t in model.state_dict(keep_vars=True).items()}
     tied = set(getattr(model, "all_tied_weights_keys", None) or ())
     missing = set(expected) - set(sources)
@@ -149,14 +148,23 @@ def _assign(model: Any, sources: dict[str, Any], dtype: torch.dtype) -> bool:
     if any(tuple(sources[key].shape(key)) != expected[key] for key in sources):
         return False
     state = {key: _tensor(source, key, dtype) for key, source in sources.items()}
-    if missing:
-        model.load_state_dict(state, strict=False, assign=True)
+    model.load_state_dict(state, strict=not missing, assign=True)
+    if tied:
         model.tie_weights()
-    else:
-        model.load_state_dict(state, strict=True, assign=True)
-        if tied:
-            model.tie_weights()
+    _initialise_buffers(model)
     return not meta_tensor_names(model)
+
+
+def _initialise_buffers(model: Any) -> None:
+    """Give non-persistent buffers the values transformers' loader gives them.
+
+    transformers recomputes those buffers after loading with the model's own weight
+    initialisation, which skips tensors flagged ``_is_hf_initialized``; flagging everything
+    loaded leaves exactly the buffers to it.
+    """
+    for tensor in model.state_dict(keep_vars=True).values():
+        tensor._is_hf_initialized = True
+    model.initialize_weights()
 
 
 def _tensor(source: Any, key: str, dtype: torch.dtype) -> torch.Tensor:

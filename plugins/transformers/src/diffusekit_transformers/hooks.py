@@ -6,7 +6,6 @@ from typing import Any
 
 from diffusekit.hooks import hookimpl
 
-from . import fast_load
 from .options import from_pretrained_kwargs, is_model, is_transformers_class
 
 LIBRARY = "transformers"
@@ -31,8 +30,10 @@ def diffusekit_load_component(
     library: str, component_class: type, path: str, options: dict[str, Any]
 ) -> Any | None:
     """Load a transformers model zero-copy (`fast_load`); None leaves it to transformers."""
-    if library != LIBRARY or fast_load.opted_out() or not is_transformers_class(component_class):
+    if library != LIBRARY or not is_transformers_class(component_class):
         return None
-    if not is_model(component_class):
+    from . import fast_load
+
+    if fast_load.opted_out() or not is_model(component_class):
         return None
     return fast_load.load(component_class, path, options)
