@@ -83,3 +83,8 @@ def test_bad_thread_counts_are_usage_errors_naming_the_option(image_ckpt, value,
     assert len(errors) == 1 and "'--threads'" in errors[0], result.stderr
     assert "positive whole number" in errors[0] and repr(value) in errors[0]
     assert calls == []
+
+
+def test_help_describes_threads():
+    result = CliRunner().invoke(main, ["generate", "--help"])
+    assert "--threads N" in result.output and "torch.set_num_threads" in result.output
