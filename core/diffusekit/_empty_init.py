@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import torch
 from torch import nn
 
 _local = threading.local()
@@ -56,11 +57,11 @@ def _patch(on: bool) -> None:
 
 def _register_parameter(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
     _original_register_parameter(self, name, param)
-    if param is None or not getattr(_local, "depth", 0) or param.device.type == "meta":
+    if param is None or not getattr(_local, "depth", 0) or param.is_meta:
         return
     if type(param) is nn.Parameter:
-        meta = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
-        self._parameters[name] = meta
+        meta = torch.empty_like(param, device="meta")
+        self._parameters[name] = nn.Parameter(meta, requires_grad=param.requires_grad)
 
 
 @contextmanager
@@ -83,6 +84,20 @@ def parameters_on_meta() -> Iterator[None]:
 
 
 def meta_tensor_names(module: nn.Module) -> list[str]:
-    """Names of parameters and buffers still on the meta device."""
-    named: Any = [*module.named_parameters(), *module.named_buffers()]
-    return [name for name, tensor in named if tensor.device.type == "meta"]
+    """Names of parameters and buffers still on the meta device.
+
+    Each tensor is named once, by its first name, parameters first: the names
+    ``named_parameters()`` and ``named_buffers()`` give, in their order.
+    """
+    found: list[str] = []
+    modules = list(module.named_modules())
+    for slots in ("_parameters", "_buffers"):
+        seen: set[int] = set()
+        for prefix, child in modules:
+            for leaf, tensor in getattr(child, slots).items():
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                if tensor.is_meta:
+                    found.append(f"{prefix}.{leaf}" if prefix else leaf)
+    return found

@@ -127,12 +127,13 @@ def _entry(path: Path, name: str, info: Any, data_size: int) -> TensorEntry:
     except (TypeError, KeyError, ValueError):
         problem = f"tensor {name!r}: expected dtype, shape and data_offsets, found {info!r}"
         raise _bad(path, problem) from None
-    if dtype_name not in DTYPES:
+    dtype = DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
+    if dtype is None:
         raise _bad(
             path, f"tensor {name!r}: unknown dtype {dtype_name!r} (known: {', '.join(DTYPES)})"
         )
-    dtype = DTYPES[dtype_name]
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+    numel = _numel(shape) if isinstance(shape, list) else None
+    if numel is None:
         raise _bad(path, f"tensor {name!r}: shape should be a list of sizes, found {shape!r}")
     if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end):
         raise _bad(path, f"tensor {name!r}: bad data_offsets {[begin, end]!r}")
@@ -142,7 +143,7 @@ def _entry(path: Path, name: str, info: Any, data_size: int) -> TensorEntry:
             f"tensor {name!r} ends at byte {end} of the data block, but the file holds only "
             f"{data_size} data bytes (truncated?)",
         )
-    expected = _numel(shape) * dtype.itemsize
+    expected = numel * dtype.itemsize
     if end - begin != expected:
         raise _bad(
             path,
@@ -222,10 +223,7 @@ def _view(storage: Any, data_start: int, entry: TensorEntry) -> torch.Tensor:
     start = data_start + entry.begin
     itemsize = entry.dtype.itemsize
     if start % itemsize == 0:
-        tensor = torch.empty(0, dtype=entry.dtype)
-        return tensor.set_(
-            storage, start // itemsize, entry.shape, _contiguous_strides(entry.shape)
-        )
+        return torch.empty(0, dtype=entry.dtype).set_(storage, start // itemsize, entry.shape)
     raw = torch.empty(0, dtype=torch.uint8).set_(storage, start, (entry.end - entry.begin,), (1,))
     return raw.clone().view(entry.dtype).reshape(entry.shape)
 
@@ -270,17 +268,12 @@ def _tensor_bytes(tensor: torch.Tensor) -> Any:
     return flat.view(torch.uint8).numpy().data
 
 
-def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
-
-
-def _numel(shape: list[int]) -> int:
+def _numel(shape: list[Any]) -> int | None:
+    """The element count of `shape`; None unless it is a list of non-negative ints."""
     count = 1
     for size in shape:
+        if not isinstance(size, int) or size < 0:
+            return None
         count *= size
     return count
 
