@@ -10,66 +10,50 @@ Cross-attention variants condition on a context sequence (latent diffusion, Romb
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from .attention import Attention
+from ._block_parts import (
+    ResnetOptions,
+    downsample_tail,
+    downsamplers,
+    per_layer,
+    resample,
+    run_layers,
+    run_mid_layers,
+    spatial_attention,
+    upsamplers,
+)
 from .normalization import default_groups
-from .resnet import Downsample2D, ResnetBlock2D, Upsample2D, resnet_block
 from .transformer_2d import Transformer2DModel
 
 
-def _per_layer(value: int | Sequence[int], num_layers: int) -> list[int]:
-    return [value] * num_layers if isinstance(value, int) else list(value)
-
-
-def _resnet(
-    in_channels: int,
-    out_channels: int,
-    temb_channels: int | None,
-    eps: float,
-    groups: int,
-    dropout: float,
-    time_scale_shift: str,
-    act_fn: str,
-    output_scale_factor: float,
-    groups_out: int | None = None,
-) -> nn.Module:
-    options: dict[str, Any] = {
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "eps": eps,
-        "groups": groups,
-        "groups_out": groups_out,
-        "dropout": dropout,
-        "non_linearity": act_fn,
-        "output_scale_factor": output_scale_factor,
-    }
-    return resnet_block(time_scale_shift, temb_channels, **options)
-
-
-def _transformer(
+def _transformers(
     channels: int,
     heads: int,
-    layers: int,
+    layers: Sequence[int],
     cross_attention_dim: int | None,
     groups: int,
     use_linear_projection: bool,
     only_cross_attention: bool,
     upcast_attention: bool,
-) -> Transformer2DModel:
-    return Transformer2DModel(
-        heads,
-        channels // heads,
-        in_channels=channels,
-        num_layers=layers,
-        cross_attention_dim=cross_attention_dim,
-        norm_num_groups=groups,
-        use_linear_projection=use_linear_projection,
-        only_cross_attention=only_cross_attention,
-        upcast_attention=upcast_attention,
+) -> nn.ModuleList:
+    """One spatial transformer per residual block; `layers[i]` transformer blocks in the i-th."""
+    return nn.ModuleList(
+        Transformer2DModel(
+            heads,
+            channels // heads,
+            in_channels=channels,
+            num_layers=count,
+            cross_attention_dim=cross_attention_dim,
+            norm_num_groups=groups,
+            use_linear_projection=use_linear_projection,
+            only_cross_attention=only_cross_attention,
+            upcast_attention=upcast_attention,
+        )
+        for count in layers
     )
 
 
@@ -78,6 +62,10 @@ def _check_attention_type(attention_type: str, dual_cross_attention: bool) -> No
         raise ValueError(f"attention_type must be 'default', found {attention_type!r}")
     if dual_cross_attention:
         raise ValueError("dual_cross_attention=True is not supported")
+
+
+def _conv_if(add: bool) -> Literal["conv"] | None:
+    return "conv" if add else None
 
 
 class DownBlock2D(nn.Module):
@@ -100,48 +88,25 @@ class DownBlock2D(nn.Module):
         downsample_padding: int = 1,
     ) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList(
-            _resnet(
-                in_channels if i == 0 else out_channels,
-                out_channels,
-                temb_channels,
-                resnet_eps,
-                resnet_groups,
-                dropout,
-                resnet_time_scale_shift,
-                resnet_act_fn,
-                output_scale_factor,
-            )
-            for i in range(num_layers)
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            resnet_groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
         )
-        self.downsamplers = _downsamplers(add_downsample, out_channels, downsample_padding)
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers)
+        self.downsamplers = downsamplers(
+            _conv_if(add_downsample), out_channels, resnet, downsample_padding
+        )
 
     def forward(
         self, hidden_states: torch.Tensor, temb: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        skips: list[torch.Tensor] = []
-        for resnet in self.resnets:
-            hidden_states = resnet(hidden_states, temb)
-            skips.append(hidden_states)
-        return _downsample(self.downsamplers, hidden_states, skips)
-
-
-def _downsamplers(add: bool, channels: int, padding: int) -> nn.ModuleList | None:
-    if not add:
-        return None
-    return nn.ModuleList(
-        [Downsample2D(channels, use_conv=True, out_channels=channels, padding=padding, name="op")]
-    )
-
-
-def _downsample(
-    downsamplers: nn.ModuleList | None, hidden_states: torch.Tensor, skips: list[torch.Tensor]
-) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    if downsamplers is not None:
-        for downsampler in downsamplers:
-            hidden_states = downsampler(hidden_states)
-        skips.append(hidden_states)
-    return hidden_states, tuple(skips)
+        hidden_states, outputs = run_layers(self.resnets, None, hidden_states, temb)
+        return downsample_tail(self.downsamplers, hidden_states, outputs)
 
 
 class CrossAttnDownBlock2D(nn.Module):
@@ -173,35 +138,29 @@ class CrossAttnDownBlock2D(nn.Module):
     ) -> None:
         super().__init__()
         _check_attention_type(attention_type, dual_cross_attention)
-        layers = _per_layer(transformer_layers_per_block, num_layers)
-        self.resnets = nn.ModuleList(
-            _resnet(
-                in_channels if i == 0 else out_channels,
-                out_channels,
-                temb_channels,
-                resnet_eps,
-                resnet_groups,
-                dropout,
-                resnet_time_scale_shift,
-                resnet_act_fn,
-                output_scale_factor,
-            )
-            for i in range(num_layers)
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            resnet_groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
         )
-        self.attentions = nn.ModuleList(
-            _transformer(
-                out_channels,
-                num_attention_heads,
-                layers[i],
-                cross_attention_dim,
-                resnet_groups,
-                use_linear_projection,
-                only_cross_attention,
-                upcast_attention,
-            )
-            for i in range(num_layers)
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers)
+        self.attentions = _transformers(
+            out_channels,
+            num_attention_heads,
+            per_layer(transformer_layers_per_block, num_layers),
+            cross_attention_dim,
+            resnet_groups,
+            use_linear_projection,
+            only_cross_attention,
+            upcast_attention,
         )
-        self.downsamplers = _downsamplers(add_downsample, out_channels, downsample_padding)
+        self.downsamplers = downsamplers(
+            _conv_if(add_downsample), out_channels, resnet, downsample_padding
+        )
 
     def forward(
         self,
@@ -212,18 +171,16 @@ class CrossAttnDownBlock2D(nn.Module):
         encoder_attention_mask: torch.Tensor | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        skips: list[torch.Tensor] = []
-        for resnet, attention in zip(self.resnets, self.attentions):
-            hidden_states = resnet(hidden_states, temb)
-            hidden_states = attention(
-                hidden_states,
-                encoder_hidden_states,
-                attention_mask,
-                encoder_attention_mask,
-                cross_attention_kwargs,
-            )
-            skips.append(hidden_states)
-        return _downsample(self.downsamplers, hidden_states, skips)
+        context = (
+            encoder_hidden_states,
+            attention_mask,
+            encoder_attention_mask,
+            cross_attention_kwargs,
+        )
+        hidden_states, outputs = run_layers(
+            self.resnets, self.attentions, hidden_states, temb, context
+        )
+        return downsample_tail(self.downsamplers, hidden_states, outputs)
 
 
 class UNetMidBlock2D(nn.Module):
@@ -253,50 +210,36 @@ class UNetMidBlock2D(nn.Module):
         groups = resnet_groups if resnet_groups is not None else default_groups(in_channels)
         if attn_groups is None and resnet_time_scale_shift == "default":
             attn_groups = groups
-        head_dim = attention_head_dim if attention_head_dim is not None else in_channels
+        spatial = temb_channels if resnet_time_scale_shift == "spatial" else None
         self.add_attention = add_attention
-
-        def resnet() -> nn.Module:
-            return _resnet(
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
+        )
+        self.resnets = resnet.stack(in_channels, in_channels, num_layers + 1)
+        self.attentions = nn.ModuleList(
+            spatial_attention(
                 in_channels,
-                in_channels,
-                temb_channels,
+                attention_head_dim,
+                attn_groups,
                 resnet_eps,
-                groups,
-                dropout,
-                resnet_time_scale_shift,
-                resnet_act_fn,
                 output_scale_factor,
+                spatial,
             )
-
-        def attention() -> Attention | None:
-            if not add_attention:
-                return None
-            return Attention(
-                in_channels,
-                heads=in_channels // head_dim,
-                dim_head=head_dim,
-                rescale_output_factor=output_scale_factor,
-                eps=resnet_eps,
-                norm_num_groups=attn_groups,
-                spatial_norm_dim=temb_channels if resnet_time_scale_shift == "spatial" else None,
-                residual_connection=True,
-                bias=True,
-                upcast_softmax=True,
-            )
-
-        self.resnets = nn.ModuleList([resnet()] + [resnet() for _ in range(num_layers)])
-        self.attentions = nn.ModuleList([attention() for _ in range(num_layers)])
+            if add_attention
+            else None
+            for _ in range(num_layers)
+        )
 
     def forward(
         self, hidden_states: torch.Tensor, temb: torch.Tensor | None = None
     ) -> torch.Tensor:
-        hidden_states = self.resnets[0](hidden_states, temb)
-        for attention, resnet in zip(self.attentions, self.resnets[1:]):
-            if attention is not None:
-                hidden_states = attention(hidden_states, temb=temb)
-            hidden_states = resnet(hidden_states, temb)
-        return hidden_states
+        return run_mid_layers(self.resnets, self.attentions, hidden_states, temb, temb=temb)
 
 
 class UNetMidBlock2DCrossAttn(nn.Module):
@@ -329,27 +272,27 @@ class UNetMidBlock2DCrossAttn(nn.Module):
         out_channels = out_channels or in_channels
         groups = resnet_groups if resnet_groups is not None else default_groups(in_channels)
         groups_out = resnet_groups_out or groups
-        layers = _per_layer(transformer_layers_per_block, num_layers)
-        common = (temb_channels, resnet_eps)
-        tail = (dropout, resnet_time_scale_shift, resnet_act_fn, output_scale_factor)
-        resnets = [_resnet(in_channels, out_channels, *common, groups, *tail, groups_out)]
-        resnets += [
-            _resnet(out_channels, out_channels, *common, groups_out, *tail, groups_out)
-            for _ in range(num_layers)
-        ]
-        self.resnets = nn.ModuleList(resnets)
-        self.attentions = nn.ModuleList(
-            _transformer(
-                out_channels,
-                num_attention_heads,
-                layers[i],
-                cross_attention_dim,
-                groups_out,
-                use_linear_projection,
-                False,
-                upcast_attention,
-            )
-            for i in range(num_layers)
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            groups_out,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
+            groups_out=groups_out,
+        )
+        first = resnet.build(in_channels, out_channels, groups=groups)
+        self.resnets = nn.ModuleList([first, *resnet.stack(out_channels, out_channels, num_layers)])
+        self.attentions = _transformers(
+            out_channels,
+            num_attention_heads,
+            per_layer(transformer_layers_per_block, num_layers),
+            cross_attention_dim,
+            groups_out,
+            use_linear_projection,
+            False,
+            upcast_attention,
         )
 
     def forward(
@@ -361,68 +304,16 @@ class UNetMidBlock2DCrossAttn(nn.Module):
         encoder_attention_mask: torch.Tensor | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> torch.Tensor:
-        hidden_states = self.resnets[0](hidden_states, temb)
-        for attention, resnet in zip(self.attentions, self.resnets[1:]):
-            hidden_states = attention(
-                hidden_states,
-                encoder_hidden_states,
-                attention_mask,
-                encoder_attention_mask,
-                cross_attention_kwargs,
-            )
-            hidden_states = resnet(hidden_states, temb)
-        return hidden_states
-
-
-def _up_resnets(
-    in_channels: int,
-    prev_output_channel: int,
-    out_channels: int,
-    num_layers: int,
-    temb_channels: int | None,
-    resnet_eps: float,
-    resnet_groups: int,
-    dropout: float,
-    resnet_time_scale_shift: str,
-    resnet_act_fn: str,
-    output_scale_factor: float,
-) -> nn.ModuleList:
-    """Layer i takes the previous output plus one skip (the last skip has `in_channels`)."""
-    resnets = []
-    for i in range(num_layers):
-        skip = in_channels if i == num_layers - 1 else out_channels
-        previous = prev_output_channel if i == 0 else out_channels
-        resnets.append(
-            _resnet(
-                previous + skip,
-                out_channels,
-                temb_channels,
-                resnet_eps,
-                resnet_groups,
-                dropout,
-                resnet_time_scale_shift,
-                resnet_act_fn,
-                output_scale_factor,
-            )
+        return run_mid_layers(
+            self.resnets,
+            self.attentions,
+            hidden_states,
+            temb,
+            encoder_hidden_states,
+            attention_mask,
+            encoder_attention_mask,
+            cross_attention_kwargs,
         )
-    return nn.ModuleList(resnets)
-
-
-def _upsamplers(add: bool, channels: int) -> nn.ModuleList | None:
-    if not add:
-        return None
-    return nn.ModuleList([Upsample2D(channels, use_conv=True, out_channels=channels)])
-
-
-def _upsample(
-    upsamplers: nn.ModuleList | None,
-    hidden_states: torch.Tensor,
-    upsample_size: tuple[int, int] | None,
-) -> torch.Tensor:
-    if upsamplers is not None:
-        for upsampler in upsamplers:
-            hidden_states = upsampler(hidden_states, upsample_size)
-    return hidden_states
 
 
 class UpBlock2D(nn.Module):
@@ -447,11 +338,7 @@ class UpBlock2D(nn.Module):
     ) -> None:
         super().__init__()
         self.resolution_idx = resolution_idx
-        self.resnets = _up_resnets(
-            in_channels,
-            prev_output_channel,
-            out_channels,
-            num_layers,
+        resnet = ResnetOptions(
             temb_channels,
             resnet_eps,
             resnet_groups,
@@ -460,7 +347,8 @@ class UpBlock2D(nn.Module):
             resnet_act_fn,
             output_scale_factor,
         )
-        self.upsamplers = _upsamplers(add_upsample, out_channels)
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers, prev_output_channel)
+        self.upsamplers = upsamplers(_conv_if(add_upsample), out_channels, resnet)
 
     def forward(
         self,
@@ -469,10 +357,10 @@ class UpBlock2D(nn.Module):
         temb: torch.Tensor | None = None,
         upsample_size: tuple[int, int] | None = None,
     ) -> torch.Tensor:
-        skips = list(res_hidden_states_tuple)
-        for resnet in self.resnets:
-            hidden_states = resnet(torch.cat([hidden_states, skips.pop()], dim=1), temb)
-        return _upsample(self.upsamplers, hidden_states, upsample_size)
+        hidden_states, _ = run_layers(
+            self.resnets, None, hidden_states, temb, skips=res_hidden_states_tuple
+        )
+        return resample(self.upsamplers, hidden_states, temb, upsample_size)
 
 
 class CrossAttnUpBlock2D(nn.Module):
@@ -506,12 +394,7 @@ class CrossAttnUpBlock2D(nn.Module):
         super().__init__()
         _check_attention_type(attention_type, dual_cross_attention)
         self.resolution_idx = resolution_idx
-        layers = _per_layer(transformer_layers_per_block, num_layers)
-        self.resnets = _up_resnets(
-            in_channels,
-            prev_output_channel,
-            out_channels,
-            num_layers,
+        resnet = ResnetOptions(
             temb_channels,
             resnet_eps,
             resnet_groups,
@@ -520,20 +403,18 @@ class CrossAttnUpBlock2D(nn.Module):
             resnet_act_fn,
             output_scale_factor,
         )
-        self.attentions = nn.ModuleList(
-            _transformer(
-                out_channels,
-                num_attention_heads,
-                layers[i],
-                cross_attention_dim,
-                resnet_groups,
-                use_linear_projection,
-                only_cross_attention,
-                upcast_attention,
-            )
-            for i in range(num_layers)
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers, prev_output_channel)
+        self.attentions = _transformers(
+            out_channels,
+            num_attention_heads,
+            per_layer(transformer_layers_per_block, num_layers),
+            cross_attention_dim,
+            resnet_groups,
+            use_linear_projection,
+            only_cross_attention,
+            upcast_attention,
         )
-        self.upsamplers = _upsamplers(add_upsample, out_channels)
+        self.upsamplers = upsamplers(_conv_if(add_upsample), out_channels, resnet)
 
     def forward(
         self,
@@ -546,17 +427,16 @@ class CrossAttnUpBlock2D(nn.Module):
         encoder_attention_mask: torch.Tensor | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
     ) -> torch.Tensor:
-        skips = list(res_hidden_states_tuple)
-        for resnet, attention in zip(self.resnets, self.attentions):
-            hidden_states = resnet(torch.cat([hidden_states, skips.pop()], dim=1), temb)
-            hidden_states = attention(
-                hidden_states,
-                encoder_hidden_states,
-                attention_mask,
-                encoder_attention_mask,
-                cross_attention_kwargs,
-            )
-        return _upsample(self.upsamplers, hidden_states, upsample_size)
+        context = (
+            encoder_hidden_states,
+            attention_mask,
+            encoder_attention_mask,
+            cross_attention_kwargs,
+        )
+        hidden_states, _ = run_layers(
+            self.resnets, self.attentions, hidden_states, temb, context, res_hidden_states_tuple
+        )
+        return resample(self.upsamplers, hidden_states, temb, upsample_size)
 
 
 class DownEncoderBlock2D(nn.Module):
@@ -578,26 +458,23 @@ class DownEncoderBlock2D(nn.Module):
         downsample_padding: int = 1,
     ) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList(
-            ResnetBlock2D(
-                in_channels=in_channels if i == 0 else out_channels,
-                out_channels=out_channels,
-                temb_channels=None,
-                eps=resnet_eps,
-                groups=resnet_groups,
-                dropout=dropout,
-                time_embedding_norm=resnet_time_scale_shift,  # type: ignore[arg-type]
-                non_linearity=resnet_act_fn,
-                output_scale_factor=output_scale_factor,
-            )
-            for i in range(num_layers)
+        resnet = ResnetOptions(
+            None,
+            resnet_eps,
+            resnet_groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
         )
-        self.downsamplers = _downsamplers(add_downsample, out_channels, downsample_padding)
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers)
+        self.downsamplers = downsamplers(
+            _conv_if(add_downsample), out_channels, resnet, downsample_padding
+        )
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        for resnet in self.resnets:
-            hidden_states = resnet(hidden_states, None)
-        return _downsample(self.downsamplers, hidden_states, [])[0]
+        hidden_states, _ = run_layers(self.resnets, None, hidden_states, None)
+        return resample(self.downsamplers, hidden_states)
 
 
 class UpDecoderBlock2D(nn.Module):
@@ -624,28 +501,23 @@ class UpDecoderBlock2D(nn.Module):
     ) -> None:
         super().__init__()
         self.resolution_idx = resolution_idx
-        self.resnets = nn.ModuleList(
-            _resnet(
-                in_channels if i == 0 else out_channels,
-                out_channels,
-                temb_channels,
-                resnet_eps,
-                resnet_groups,
-                dropout,
-                resnet_time_scale_shift,
-                resnet_act_fn,
-                output_scale_factor,
-            )
-            for i in range(num_layers)
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            resnet_groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
         )
-        self.upsamplers = _upsamplers(add_upsample, out_channels)
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers)
+        self.upsamplers = upsamplers(_conv_if(add_upsample), out_channels, resnet)
 
     def forward(
         self, hidden_states: torch.Tensor, temb: torch.Tensor | None = None
     ) -> torch.Tensor:
-        for resnet in self.resnets:
-            hidden_states = resnet(hidden_states, temb)
-        return _upsample(self.upsamplers, hidden_states, None)
+        hidden_states, _ = run_layers(self.resnets, None, hidden_states, temb)
+        return resample(self.upsamplers, hidden_states)
 
 
 __all__ = [

@@ -15,9 +15,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ._block_parts import ResnetOptions, run_layers, spatial_attentions
 from .fir import FirDownsample2D, FirUpsample2D
-from .resnet import ResnetBlock2D
-from .unet_2d_attn_blocks import spatial_attention
 
 SKIP_SCALE = math.sqrt(2.0)
 IMAGE_CHANNELS = 3
@@ -25,6 +24,10 @@ IMAGE_CHANNELS = 3
 
 def _groups(channels: int) -> int:
     return min(channels // 4, 32)
+
+
+def _input_groups(features: int, skip: int) -> int:
+    return _groups(features + skip)
 
 
 class _SkipDownBlock(nn.Module):
@@ -48,43 +51,32 @@ class _SkipDownBlock(nn.Module):
         add_downsample: bool = True,
     ) -> None:
         super().__init__()
-        common = {
-            "temb_channels": temb_channels,
-            "eps": resnet_eps,
-            "dropout": dropout,
-            "time_embedding_norm": resnet_time_scale_shift,
-            "non_linearity": resnet_act_fn,
-            "output_scale_factor": output_scale_factor,
-        }
-        self.resnets = nn.ModuleList(
-            ResnetBlock2D(
-                in_channels=in_channels if i == 0 else out_channels,
-                out_channels=out_channels,
-                groups=_groups(in_channels if i == 0 else out_channels),
-                groups_out=_groups(out_channels),
-                **common,
-            )
-            for i in range(num_layers)
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            _input_groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
+            groups_out=_groups(out_channels),
         )
-        if self.attend:
-            self.attentions = nn.ModuleList(
-                spatial_attention(
-                    out_channels, attention_head_dim, 32, resnet_eps, output_scale_factor
-                )
-                for _ in range(num_layers)
-            )
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers)
+        self.attentions = spatial_attentions(
+            self.attend,
+            num_layers,
+            out_channels,
+            attention_head_dim,
+            32,
+            resnet_eps,
+            output_scale_factor,
+        )
         self.resnet_down: nn.Module | None = None
         self.downsamplers: nn.ModuleList | None = None
         self.skip_conv: nn.Module | None = None
         if add_downsample:
-            self.resnet_down = ResnetBlock2D(
-                in_channels=out_channels,
-                out_channels=out_channels,
-                groups=_groups(out_channels),
-                use_in_shortcut=True,
-                down=True,
-                kernel="fir",
-                **common,
+            self.resnet_down = resnet.build(
+                out_channels, out_channels, use_in_shortcut=True, down=True, kernel="fir"
             )
             self.downsamplers = nn.ModuleList([FirDownsample2D(out_channels, out_channels)])
             self.skip_conv = nn.Conv2d(IMAGE_CHANNELS, out_channels, kernel_size=1)
@@ -95,12 +87,7 @@ class _SkipDownBlock(nn.Module):
         temb: torch.Tensor | None = None,
         skip_sample: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor | None]:
-        outputs: list[torch.Tensor] = []
-        for i, resnet in enumerate(self.resnets):
-            hidden_states = resnet(hidden_states, temb)
-            if self.attend:
-                hidden_states = self.attentions[i](hidden_states)
-            outputs.append(hidden_states)
+        hidden_states, outputs = run_layers(self.resnets, self.attentions, hidden_states, temb)
         if self.resnet_down is not None:
             hidden_states = self.resnet_down(hidden_states, temb)
             for downsampler in self.downsamplers:
@@ -123,6 +110,7 @@ class _SkipUpBlock(nn.Module):
 
     attend: bool = False
     carries_image_skip: ClassVar[bool] = True
+    _input_groups = staticmethod(_input_groups)
 
     def __init__(
         self,
@@ -141,60 +129,38 @@ class _SkipUpBlock(nn.Module):
         add_upsample: bool = True,
     ) -> None:
         super().__init__()
-        common = {
-            "temb_channels": temb_channels,
-            "eps": resnet_eps,
-            "dropout": dropout,
-            "time_embedding_norm": resnet_time_scale_shift,
-            "non_linearity": resnet_act_fn,
-            "output_scale_factor": output_scale_factor,
-        }
-        resnets = []
-        for i in range(num_layers):
-            skip_channels = in_channels if i == num_layers - 1 else out_channels
-            resnet_in = prev_output_channel if i == 0 else out_channels
-            resnets.append(
-                ResnetBlock2D(
-                    in_channels=resnet_in + skip_channels,
-                    out_channels=out_channels,
-                    groups=self._input_groups(resnet_in, skip_channels),
-                    groups_out=_groups(out_channels),
-                    **common,
-                )
-            )
-        self.resnets = nn.ModuleList(resnets)
-        if self.attend:
-            self.attentions = nn.ModuleList(
-                [
-                    spatial_attention(
-                        out_channels, attention_head_dim, 32, resnet_eps, output_scale_factor
-                    )
-                ]
-            )
+        resnet = ResnetOptions(
+            temb_channels,
+            resnet_eps,
+            self._input_groups,
+            dropout,
+            resnet_time_scale_shift,
+            resnet_act_fn,
+            output_scale_factor,
+            groups_out=_groups(out_channels),
+        )
+        self.resnets = resnet.stack(in_channels, out_channels, num_layers, prev_output_channel)
+        self.attentions = spatial_attentions(
+            self.attend, 1, out_channels, attention_head_dim, 32, resnet_eps, output_scale_factor
+        )
         self.upsampler = FirUpsample2D(in_channels, out_channels)
         self.resnet_up: nn.Module | None = None
         self.skip_conv: nn.Module | None = None
         self.skip_norm: nn.Module | None = None
         self.act: nn.Module | None = None
         if add_upsample:
-            self.resnet_up = ResnetBlock2D(
-                in_channels=out_channels,
-                out_channels=out_channels,
+            self.resnet_up = resnet.build(
+                out_channels,
+                out_channels,
                 groups=_groups(out_channels),
-                groups_out=_groups(out_channels),
                 use_in_shortcut=True,
                 up=True,
                 kernel="fir",
-                **common,
             )
             self.skip_conv = nn.Conv2d(out_channels, IMAGE_CHANNELS, kernel_size=3, padding=1)
             self.skip_norm = nn.GroupNorm(_groups(out_channels), out_channels, eps=resnet_eps)
             self.act = nn.SiLU()
         self.resolution_idx = resolution_idx
-
-    @staticmethod
-    def _input_groups(resnet_in: int, skip_channels: int) -> int:
-        return _groups(resnet_in + skip_channels)
 
     def forward(
         self,
@@ -203,11 +169,10 @@ class _SkipUpBlock(nn.Module):
         temb: torch.Tensor | None = None,
         skip_sample: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | float]:
-        skips = list(res_hidden_states_tuple)
-        for resnet in self.resnets:
-            hidden_states = torch.cat([hidden_states, skips.pop()], dim=1)
-            hidden_states = resnet(hidden_states, temb)
-        if self.attend:
+        hidden_states, _ = run_layers(
+            self.resnets, None, hidden_states, temb, skips=res_hidden_states_tuple
+        )
+        if self.attentions is not None:
             hidden_states = self.attentions[0](hidden_states)
         rgb: torch.Tensor | float = 0.0 if skip_sample is None else self.upsampler(skip_sample)
         if self.resnet_up is not None:
