@@ -72,9 +72,9 @@ class AttentionProcessor:
         if image_shape is not None:
             out = out.transpose(1, 2).reshape(image_shape)
         if attn.residual_connection:
-            out = out + residual
+            out = out.add_(residual)
         if attn.rescale_output_factor != 1.0:
-            out = out / attn.rescale_output_factor
+            out = out.div_(attn.rescale_output_factor)
         return out
 
 

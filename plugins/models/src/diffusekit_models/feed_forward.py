@@ -24,7 +24,10 @@ class GEGLU(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states, gate = self.proj(hidden_states).chunk(2, dim=-1)
-        return hidden_states * F.gelu(gate)
+        gate = F.gelu(gate)
+        if gate.requires_grad:
+            return hidden_states * gate
+        return gate.mul_(hidden_states)
 
 
 class GELU(nn.Module):

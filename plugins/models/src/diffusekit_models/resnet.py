@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._activation import activation
+from ._activation import activate_scratch, activation
 from .normalization import SpatialNorm
 
 ResampleKernel = Literal["fir", "sde_vp"] | None
@@ -195,7 +195,7 @@ class ResnetBlock2D(nn.Module):
             )
 
     def forward(self, input_tensor: torch.Tensor, temb: torch.Tensor | None) -> torch.Tensor:
-        hidden_states = self.nonlinearity(self.norm1(input_tensor))
+        hidden_states = activate_scratch(self.nonlinearity, self.norm1(input_tensor))
         resample = self.upsample or self.downsample
         if resample is not None:
             input_tensor = resample(input_tensor)
@@ -213,15 +213,16 @@ class ResnetBlock2D(nn.Module):
             hidden_states = torch.addcmul(shift, self.norm2(hidden_states), 1 + scale)
         else:
             if temb is not None:
-                hidden_states = hidden_states + temb
+                hidden_states = hidden_states.add_(temb)
             hidden_states = self.norm2(hidden_states)
 
-        hidden_states = self.conv2(self.dropout(self.nonlinearity(hidden_states)))
+        hidden_states = activate_scratch(self.nonlinearity, hidden_states)
+        hidden_states = self.conv2(self.dropout(hidden_states))
         if self.conv_shortcut is not None:
             input_tensor = self.conv_shortcut(input_tensor)
-        output = input_tensor + hidden_states
+        output = hidden_states.add_(input_tensor)
         if self.output_scale_factor != 1.0:
-            output = output / self.output_scale_factor
+            output = output.div_(self.output_scale_factor)
         return output
 
 

@@ -85,20 +85,22 @@ class BasicTransformerBlock(nn.Module):
     ) -> torch.Tensor:
         options = cross_attention_kwargs or {}
         context = encoder_hidden_states if self.only_cross_attention else None
-        hidden_states = hidden_states + self.attn1(
+        attended = self.attn1(
             self.norm1(hidden_states),
             encoder_hidden_states=context,
             attention_mask=attention_mask,
             **options,
         )
+        hidden_states = attended + hidden_states
         if self.attn2 is not None:
-            hidden_states = hidden_states + self.attn2(
+            attended = self.attn2(
                 self.norm2(hidden_states),
                 encoder_hidden_states=encoder_hidden_states,
                 attention_mask=encoder_attention_mask,
                 **options,
             )
-        return hidden_states + self.ff(self.norm3(hidden_states))
+            hidden_states = attended + hidden_states
+        return self.ff(self.norm3(hidden_states)).add_(hidden_states)
 
 
 class Transformer2DModel(nn.Module):
@@ -180,7 +182,8 @@ class Transformer2DModel(nn.Module):
         hidden_states = self.norm(hidden_states)
         if not self.use_linear_projection:
             hidden_states = self.proj_in(hidden_states)
-        tokens = hidden_states.permute(0, 2, 3, 1).reshape(batch, height * width, -1)
+        # One copy into token-major order here keeps every later residual sum contiguous.
+        tokens = hidden_states.permute(0, 2, 3, 1).reshape(batch, height * width, -1).contiguous()
         if self.use_linear_projection:
             tokens = self.proj_in(tokens)
         for block in self.transformer_blocks:
@@ -196,7 +199,7 @@ class Transformer2DModel(nn.Module):
         hidden_states = tokens.reshape(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()
         if not self.use_linear_projection:
             hidden_states = self.proj_out(hidden_states)
-        return hidden_states + residual
+        return hidden_states.add_(residual)
 
 
 __all__ = ["BasicTransformerBlock", "Transformer2DModel"]
