@@ -191,6 +191,15 @@ def test_variant_is_loaded_beside_plain_weights(tmp_path: Path, shard: str | Non
     assert not torch.equal(plain.state_dict()[embedding], fast.state_dict()[embedding])
 
 
+def test_unreadable_shards_fall_back(tmp_path: Path) -> None:
+    folder = _save(_clip_text, tmp_path / "sharded", max_shard_size="20KB")
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    key = next(iter(index["weight_map"]))
+    index["weight_map"][key] = "model-00009-of-00009.safetensors"
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert fast_load.load(transformers.CLIPTextModel, str(folder), {}) is None
+
+
 def test_missing_variant_falls_back(tmp_path: Path) -> None:
     folder = _save(_clip_text, tmp_path / "ckpt")
     assert fast_load.load(transformers.CLIPTextModel, str(folder), {"variant": "fp16"}) is None

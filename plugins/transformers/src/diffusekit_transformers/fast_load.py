@@ -44,7 +44,10 @@ def load(component_class: type, path: str, options: Mapping[str, Any]) -> Any | 
     config = component_class.config_class.from_pretrained(path)  # type: ignore[attr-defined]
     if not _config_handled(config):
         return None
-    sources = _open(files)
+    try:
+        sources = _open(files)
+    except CheckpointError:
+        return None
     dtype = _target_dtype(options.get("dtype"), config, sources)
     if dtype is None:
         return None
