@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import _state_loading
+
 _local = threading.local()
 _lock = threading.Lock()
 _users = 0
@@ -90,7 +92,7 @@ def meta_tensor_names(module: nn.Module) -> list[str]:
     ``named_parameters()`` and ``named_buffers()`` give, in their order.
     """
     found: list[str] = []
-    modules = list(module.named_modules())
+    modules = _state_loading.named_modules(module, remove_duplicate=True)
     for slots in ("_parameters", "_buffers"):
         seen: set[int] = set()
         for prefix, child in modules:

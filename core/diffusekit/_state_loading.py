@@ -97,10 +97,6 @@ _CUSTOMISABLE = (
     "_load_from_state_dict", "_save_to_state_dict", "get_extra_state", "set_extra_state",
     "state_dict", "load_state_dict", "__setattr__", "register_parameter", "register_buffer",
 )  # fmt: skip
-_HOOKS = (
-    "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks", "_state_dict_hooks",
-    "_state_dict_pre_hooks",
-)  # fmt: skip
 _GLOBAL_HOOKS = ("_global_parameter_registration_hooks", "_global_buffer_registration_hooks")
 
 
@@ -118,9 +114,14 @@ def slots(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Slot]] |
     expected: dict[str, torch.Tensor] = {}
     where: dict[str, Slot] = {}
     classes: set[type] = set()
-    for prefix, module in model.named_modules(remove_duplicate=False):
+    for prefix, module in named_modules(model, remove_duplicate=False):
         classes.add(type(module))
-        if any(getattr(module, hooks) for hooks in _HOOKS):
+        if (
+            module._load_state_dict_pre_hooks
+            or module._load_state_dict_post_hooks
+            or module._state_dict_hooks
+            or module._state_dict_pre_hooks
+        ):
             return None
         dot = f"{prefix}." if prefix else ""
         for leaf, tensor in module._parameters.items():
@@ -135,6 +136,24 @@ def slots(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Slot]] |
     if any(_customised(cls) for cls in classes):
         return None
     return expected, where
+
+
+def named_modules(model: nn.Module, *, remove_duplicate: bool) -> list[tuple[str, nn.Module]]:
+    """``list(model.named_modules(remove_duplicate=...))``, without its nested generators."""
+    seen: set[int] = set()
+    found: list[tuple[str, nn.Module]] = []
+    stack: list[tuple[str, nn.Module]] = [("", model)]
+    while stack:
+        prefix, module = stack.pop()
+        if remove_duplicate:
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+        found.append((prefix, module))
+        dot = f"{prefix}." if prefix else ""
+        children = reversed(module._modules.items())
+        stack.extend((dot + name, child) for name, child in children if child is not None)
+    return found
 
 
 def _customised(cls: type) -> bool:

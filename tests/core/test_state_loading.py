@@ -314,3 +314,15 @@ def test_empty_and_scalar_tensors_view_the_file(tmp_path: Path) -> None:
     for name, tensor in tensors.items():
         assert torch.equal(loaded[name], tensor)
         assert loaded[name].stride() == tensor.stride() and loaded[name].is_contiguous()
+
+
+@pytest.mark.parametrize("remove_duplicate", [True, False])
+def test_named_modules_walk_matches_torch(remove_duplicate: bool) -> None:
+    model = make()
+    model.alias = model.layers[0]
+    model.blocks[1]["again"] = model.blocks[0]
+    model.layers.append(None)  # type: ignore[arg-type]
+    ours = _state_loading.named_modules(model, remove_duplicate=remove_duplicate)
+    theirs = list(model.named_modules(remove_duplicate=remove_duplicate))
+    assert [(name, id(m)) for name, m in ours] == [(name, id(m)) for name, m in theirs]
+    assert len(ours) != len(list(model.named_modules(remove_duplicate=not remove_duplicate)))
