@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .errors import DiffusekitWarning, PluginError
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _manager: pluggy.PluginManager | None = None
+_in_code = 0
 
 
 def reset() -> None:
@@ -65,9 +68,30 @@ def _build() -> pluggy.PluginManager:
 
 
 def has_plugins() -> bool:
+    """Whether any hook implementation can exist: installed hook plugins or `registered` ones."""
     from . import registry
 
-    return bool(registry.discovery().entries.get(registry.PLUGINS))
+    return _in_code > 0 or bool(registry.discovery().entries.get(registry.PLUGINS))
+
+
+@contextmanager
+def registered(implementation: object) -> Iterator[None]:
+    """Hook implementations `implementation` (an object with `hookimpl` methods) for the block.
+
+    For callers inside the process (the CLI's loading bar), whether or not any hook plugin
+    is installed.
+    """
+    global _in_code
+    manager = plugin_manager()
+    manager.register(implementation)
+    with _lock:
+        _in_code += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _in_code -= 1
+        manager.unregister(implementation)
 
 
 def resolve_override(library: str, class_name: str) -> type | None:

@@ -6,6 +6,7 @@ import pytest
 
 from diffusekit import _hook_manager, registry
 from diffusekit.errors import DiffusekitWarning, PluginError
+from diffusekit.hooks import hookimpl
 
 PLUGINS = "diffusekit.plugins"
 
@@ -118,3 +119,24 @@ def test_no_hook_plugins_means_no_pluggy_work(diffusekit_registry, monkeypatch):
         _hook_manager.notify(
             "diffusekit_step_end", pipeline=None, step_index=0, timestep=0, latents=None
         )
+
+
+def test_implementations_registered_in_code_fire_without_hook_plugins(
+    diffusekit_registry, monkeypatch
+):
+    monkeypatch.setitem(registry.discovery().entries, registry.PLUGINS, {})
+    assert not _hook_manager.has_plugins()
+    seen: list[str] = []
+
+    class Listener:
+        @hookimpl
+        def diffusekit_component_loaded(self, name, component, library, class_name, path):
+            seen.append(name)
+
+    loaded = {"component": None, "library": None, "class_name": None, "path": "here"}
+    with _hook_manager.registered(Listener()):
+        assert _hook_manager.has_plugins()
+        _hook_manager.notify("diffusekit_component_loaded", name="unet", **loaded)
+    _hook_manager.notify("diffusekit_component_loaded", name="vae", **loaded)
+    assert seen == ["unet"]
+    assert not _hook_manager.has_plugins()

@@ -69,20 +69,8 @@ class _Advance:
 @contextmanager
 def advancing(bar: Any, sizes: dict[str, int]) -> Iterator[None]:
     """Advance `bar` per loaded component during the block, through the core's
-    `diffusekit_component_loaded` hook.
-
-    The core fires hooks only when some hook plugin is installed (so that a bare install pays
-    nothing for them); without one the bar jumps to its total when the pipeline is built.
-    """
+    `diffusekit_component_loaded` hook."""
     from .. import _hook_manager
 
-    if not _hook_manager.has_plugins():
+    with _hook_manager.registered(_Advance(bar, sizes)):
         yield
-        return
-    manager = _hook_manager.plugin_manager()
-    advance = _Advance(bar, sizes)
-    manager.register(advance)
-    try:
-        yield
-    finally:
-        manager.unregister(advance)
