@@ -223,7 +223,8 @@ def _view(storage: Any, data_start: int, entry: TensorEntry) -> torch.Tensor:
     start = data_start + entry.begin
     itemsize = entry.dtype.itemsize
     if start % itemsize == 0:
-        return torch.empty(0, dtype=entry.dtype).set_(storage, start // itemsize, entry.shape)
+        tensor = torch.empty(0, dtype=entry.dtype)
+        return tensor.set_(storage, start // itemsize, entry.shape, ())  # (): contiguous
     raw = torch.empty(0, dtype=torch.uint8).set_(storage, start, (entry.end - entry.begin,), (1,))
     return raw.clone().view(entry.dtype).reshape(entry.shape)
 

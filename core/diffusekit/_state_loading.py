@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 import torch
@@ -72,7 +72,7 @@ def cast_floating(
 
 
 def plan_names(
-    checkpoint_keys: Iterable[str], model_keys: set[str] | dict[str, object], renames: Renames
+    checkpoint_keys: Iterable[str], model_keys: Container[str], renames: Renames
 ) -> dict[str, str | None]:
     """Checkpoint key -> model key (None: unexpected), applying legacy renames."""
     keys = list(checkpoint_keys)
@@ -124,14 +124,14 @@ def slots(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Slot]] |
         ):
             return None
         dot = f"{prefix}." if prefix else ""
-        for leaf, tensor in module._parameters.items():
-            if tensor is not None:
-                expected[dot + leaf] = tensor
+        for leaf, parameter in module._parameters.items():
+            if parameter is not None:
+                expected[dot + leaf] = parameter
                 where[dot + leaf] = (module, leaf, True)
         transient = module._non_persistent_buffers_set
-        for leaf, tensor in module._buffers.items():
-            if tensor is not None and leaf not in transient:
-                expected[dot + leaf] = tensor
+        for leaf, buffer in module._buffers.items():
+            if buffer is not None and leaf not in transient:
+                expected[dot + leaf] = buffer
                 where[dot + leaf] = (module, leaf, False)
     if any(_customised(cls) for cls in classes):
         return None
