@@ -1,4 +1,5 @@
-"""``diffusekit.plugins`` hook module: loading options and zero-copy model loads."""
+"""``diffusekit.plugins`` hook module: loading options, zero-copy model loads and direct
+``tokenizer.json`` tokenizer loads."""
 
 from __future__ import annotations
 
@@ -29,11 +30,16 @@ def diffusekit_load_options(
 def diffusekit_load_component(
     library: str, component_class: type, path: str, options: dict[str, Any]
 ) -> Any | None:
-    """Load a transformers model zero-copy (`fast_load`); None leaves it to transformers."""
+    """Load a transformers model zero-copy (`fast_load`) or a tokenizer from its
+    ``tokenizer.json`` (`fast_tokenizer`); None leaves it to transformers."""
     if library != LIBRARY or not is_transformers_class(component_class):
         return None
-    from . import fast_load
+    from . import fast_load, fast_tokenizer
 
-    if fast_load.opted_out() or not is_model(component_class):
+    if fast_load.opted_out():
         return None
-    return fast_load.load(component_class, path, options)
+    if is_model(component_class):
+        return fast_load.load(component_class, path, options)
+    if fast_tokenizer.is_tokenizer(component_class):
+        return fast_tokenizer.load(component_class, path, options)
+    return None
