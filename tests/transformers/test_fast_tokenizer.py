@@ -14,7 +14,7 @@ import pytest
 import torch
 import transformers
 from diffusekit_transformers import fast_load, fast_tokenizer, hooks
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 CORPUS = [
     "",
@@ -283,3 +283,20 @@ def test_older_transformers_falls_back(tmp_path: Path, monkeypatch: Any) -> None
     folder = str(_clip(tmp_path))
     monkeypatch.setattr(fast_tokenizer, "installed_release", lambda: (4, 57))
     assert fast_tokenizer.load(transformers.CLIPTokenizer, folder, {}) is None
+
+
+def test_added_tokens_are_read_past_the_first_chunk(tmp_path: Path) -> None:
+    backend = Tokenizer(models.WordLevel({"<unk>": 0, "a": 1}, unk_token="<unk>"))
+    backend.add_tokens([f"<token-{i}>" for i in range(1500)])
+    backend.add_special_tokens(["<last>"])
+    file = tmp_path / "tokenizer.json"
+    backend.save(str(file))
+    assert file.stat().st_size > 4 * fast_tokenizer.PREFIX_CHARS
+    saved = json.loads(file.read_text())["added_tokens"]
+    tokens = fast_tokenizer._leading_added_tokens(str(file))
+    assert tokens is not None
+    assert {i: repr(t) for i, t in tokens.items()} == {
+        t["id"]: repr(AddedToken(**{k: v for k, v in t.items() if k != "id"})) for t in saved
+    }
+    file.write_text(file.read_text()[: 3 * fast_tokenizer.PREFIX_CHARS])
+    assert fast_tokenizer._leading_added_tokens(str(file)) is None

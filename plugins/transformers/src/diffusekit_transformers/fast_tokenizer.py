@@ -38,6 +38,7 @@ VERIFIED_INITS = frozenset({"CLIPTokenizer"})
 """Classes whose own ``__init__`` keeps nothing from the vocabulary but the backend it builds."""
 LEADING_KEYS = frozenset({"version", "truncation", "padding"})
 """Small fields ``tokenizers`` writes before ``added_tokens``."""
+PREFIX_CHARS = 1 << 16
 
 
 def is_tokenizer(cls: type) -> bool:
@@ -120,12 +121,32 @@ def _config_handled(cls: Any, config: Any, files: set[str]) -> bool:
 def _leading_added_tokens(file: str) -> dict[int, Any] | None:
     """``added_tokens`` of a ``tokenizers``-written file, decoding only the fields before it.
 
-    Those come first in what ``tokenizers`` writes; a file laid out otherwise gives None.
+    Those come first in what ``tokenizers`` writes, so only the start of the file is read; a
+    file laid out otherwise gives None.
     """
     from tokenizers import AddedToken
 
     with open(file, encoding="utf-8") as handle:
-        text = handle.read()
+        text = handle.read(PREFIX_CHARS)
+        while True:
+            try:
+                entries = _added_token_entries(text)
+                break
+            except (_Truncated, json.JSONDecodeError):
+                more = handle.read(3 * len(text))
+                if not more:
+                    return None
+                text += more
+    if entries is None:
+        return None
+    return {entry.pop("id"): AddedToken(**entry) for entry in entries}
+
+
+class _Truncated(Exception):
+    """The text read so far ends before the value looked for."""
+
+
+def _added_token_entries(text: str) -> list[dict[str, Any]] | None:
     decoder = json.JSONDecoder()
     position = _skip(text, 0, "{")
     while position is not None:
@@ -135,16 +156,19 @@ def _leading_added_tokens(file: str) -> dict[int, Any] | None:
             return None
         value, position = decoder.raw_decode(text, position)
         if key == "added_tokens":
-            return {entry.pop("id"): AddedToken(**entry) for entry in value}
+            return value if isinstance(value, list) else None
         position = _skip(text, position, ",")
     return None
 
 
 def _skip(text: str, position: int, expected: str) -> int | None:
-    """The position after `expected` and the whitespace around it, or None."""
+    """The position after `expected` and the whitespace around it, or None when another
+    character comes first."""
     while position < len(text) and text[position].isspace():
         position += 1
-    if not text.startswith(expected, position):
+    if position >= len(text):
+        raise _Truncated
+    if text[position] != expected:
         return None
     position += 1
     while position < len(text) and text[position].isspace():
