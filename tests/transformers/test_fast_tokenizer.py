@@ -76,6 +76,28 @@ def _clip_legacy(root: Path) -> Path:
     return folder
 
 
+def _clip_padded(root: Path) -> Path:
+    """Padding and truncation stored in tokenizer.json (transformers takes them from there)."""
+    folder = _clip(root)
+    content = json.loads((folder / "tokenizer.json").read_text())
+    content["truncation"] = {
+        "direction": "Left",
+        "max_length": 12,
+        "strategy": "LongestFirst",
+        "stride": 0,
+    }
+    content["padding"] = {
+        "strategy": {"Fixed": 12},
+        "direction": "Left",
+        "pad_to_multiple_of": None,
+        "pad_id": 1,
+        "pad_type_id": 0,
+        "pad_token": "<|endoftext|>",
+    }
+    (folder / "tokenizer.json").write_text(json.dumps(content))
+    return folder
+
+
 def _unigram(root: Path) -> Path:
     """A Unigram tokenizer wrapped by the generic backend class, with a chat template."""
     pieces = [("<unk>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("▁", -2.0), ("▁the", -1.0)]
@@ -98,6 +120,7 @@ def _unigram(root: Path) -> Path:
 FOLDERS: dict[str, tuple[type, Callable[[Path], Path]]] = {
     "clip": (transformers.CLIPTokenizer, _clip),
     "clip-legacy-layout": (transformers.CLIPTokenizer, _clip_legacy),
+    "clip-padding-in-file": (transformers.CLIPTokenizer, _clip_padded),
     "unigram-backend": (transformers.TokenizersBackend, _unigram),
 }
 
