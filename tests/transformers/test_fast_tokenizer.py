@@ -305,6 +305,7 @@ def test_subclass_without_own_init_is_loaded_like_transformers_does(tmp_path: Pa
 def test_older_transformers_falls_back(tmp_path: Path, monkeypatch: Any) -> None:
     folder = str(_clip(tmp_path))
     monkeypatch.setattr(fast_tokenizer, "installed_release", lambda: (4, 57))
+    assert not fast_tokenizer.is_tokenizer(transformers.CLIPTokenizer)
     assert fast_tokenizer.load(transformers.CLIPTokenizer, folder, {}) is None
 
 

@@ -42,6 +42,10 @@ PREFIX_CHARS = 1 << 16
 
 
 def is_tokenizer(cls: type) -> bool:
+    """`cls` is backed by ``tokenizers`` (transformers 5's ``TokenizersBackend``, which older
+    releases do not have)."""
+    if installed_release() < SINCE:
+        return False
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
     return issubclass(cls, TokenizersBackend)
@@ -200,7 +204,7 @@ def _init_kwargs(
     _collect_model_specific_tokens(cls, kwargs)
     for argument, name in {**cls.vocab_files_names, "tokenizer_file": TOKENIZER_FILE}.items():
         kwargs[argument] = os.path.join(path, name) if name in files else None
-    kwargs["name_or_path"] = path
+    kwargs["name_or_path"] = str(path)
     kwargs["is_local"] = True
     kwargs["local_files_only"] = local_files_only or is_offline_mode()
     added = _added_tokens(kwargs.get("added_tokens_decoder"), file_tokens)
