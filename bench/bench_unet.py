@@ -6,9 +6,10 @@ image). Weights come from the SD 1.5-architecture checkpoint the reference write
 bench/.cache/sd15. Each worker is a fresh process: load, one warm-up call, then `--calls`
 timed calls; `--repeat` workers per library, alternating. FLOPs are counted once with
 torch's FlopCounterMode; the machine's fp32 matmul peak is the best 4096^3 matmul, measured
-before and after (oneDNN convolutions can exceed it). `--compile` adds a diffusekit run with
-`torch.compile(unet)`, its compile time (the first call) reported separately;
-`--channels-last` adds one in channels-last memory format.
+before and after (oneDNN convolutions can exceed it). `--variants compile` adds a diffusekit
+run with `torch.compile(unet)`, its compile time (the first call) reported separately;
+`compile_frozen` is the same with inductor's weight freezing, which pre-packs convolution
+weights once; `channels_last` runs in channels-last memory format.
 
     python bench/bench_unet.py --repeat 2 --calls 2
 """
@@ -28,7 +29,7 @@ TITLES = {
     "vae-decode-256": "SD VAE decode, 256x256 image",
 }
 TARGETS = {"unet-32": 1.0, "unet-64": 1.0}
-VARIANTS = ("eager", "channels_last", "compile")
+VARIANTS = ("eager", "channels_last", "compile", "compile_frozen")
 
 
 def _model(library: str, kind: str, folder: str) -> Any:
@@ -72,12 +73,24 @@ def step_worker(
             with FlopCounterMode(display=False) as counter:
                 _call(kind, model, size, "eager")()
             flops = int(counter.get_total_flops())
-        if variant == "compile":
-            model = torch.compile(model)
-        run = _call(kind, model, size, variant)
+        eager = run = _call(kind, model, size, variant)
+        if variant.startswith("compile"):
+            # Freezing lets inductor fold the weights as constants and pre-pack them for
+            # oneDNN once, instead of reordering every convolution's weights on every call.
+            import torch._inductor.config as inductor
+
+            inductor.freezing = variant == "compile_frozen"
+            run = _call(kind, torch.compile(model), size, variant)
         first_s, _ = h.timed(run)
-        walls = [h.timed(run)[0] for _ in range(calls)]
-    return {"wall_s": walls, "first_s": first_s, "flops": flops, "peak_rss_mb": h.peak_rss_mb()}
+        if run is not eager:
+            eager()
+        walls, eager_walls = [], []
+        for _ in range(calls):
+            walls.append(h.timed(run)[0])
+            if run is not eager:
+                eager_walls.append(h.timed(eager)[0])
+    return {"wall_s": walls, "eager_s": eager_walls, "first_s": first_s, "flops": flops,
+            "peak_rss_mb": h.peak_rss_mb()}  # fmt: skip
 
 
 def matmul_peak(n: int = 4096, tries: int = 6) -> float:
@@ -125,10 +138,15 @@ def main(args: Any) -> list[dict[str, Any]]:
                              **{**options, "variant": variant})
                     for _ in range(args.repeat)
                 ]  # fmt: skip
-            title = f"{TITLES[task]}, diffusekit {variant} vs eager (same run)"
+            # Compiled calls alternate with eager calls of the same model in the same process,
+            # so both see the same load; other variants compare with the eager workers above.
+            paired = all(r["eager_s"] for r in done)
+            baseline = [t for r in done for t in r["eager_s"]] if paired else samples["diffusekit"]
+            where = "same process, alternating" if paired else "same run"
+            title = f"{TITLES[task]}, diffusekit {variant} vs eager ({where})"
             records.append(
                 h.figure(f"compute.{task}.{variant}", title, "s",
-                         [t for r in done for t in r["wall_s"]], samples["diffusekit"],
+                         [t for r in done for t in r["wall_s"]], baseline,
                          load=load.pair, first_call_s=[r["first_s"] for r in done])
             )  # fmt: skip
     records.append(h.figure("compute.matmul_peak", "fp32 4096^3 matmul", "GFLOP/s", peaks))
