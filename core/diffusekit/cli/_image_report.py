@@ -78,4 +78,5 @@ def _record_lines(record: dict[str, Any]) -> list[str]:
 def _threads_text(record: dict[str, Any]) -> str:
     """Records written before `--threads` existed have no thread count."""
     threads = record.get("threads")
-    return "" if threads is None else f"threads: {threads}; "
+    text = "" if threads is None else f"threads: {threads}; "
+    return text + ("compiled denoiser; " if record.get("compile") else "")

@@ -56,8 +56,10 @@ def _resolver_of(library: str, key: str) -> Any:
 
 
 def _components(pipeline: Any) -> dict[str, Any]:
+    """Each component's class; a `torch.compile` wrapper (--compile) records what it wraps."""
     rows: dict[str, Any] = {"pipeline": describe(type(pipeline))}
     for name, component in getattr(pipeline, "components", {}).items():
+        component = getattr(component, "_orig_mod", component)
         rows[name] = None if component is None else describe(type(component))
     return rows
 
@@ -67,7 +69,9 @@ def scheduler_config(scheduler: Any) -> dict[str, Any]:
     return {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
 
 
-def base_record(source: Source, pipeline: Any, dtype: str, device: str) -> dict[str, Any]:
+def base_record(
+    source: Source, pipeline: Any, dtype: str, device: str, compiled: bool = False
+) -> dict[str, Any]:
     """What is the same for every image of a run."""
     import torch
 
@@ -85,6 +89,7 @@ def base_record(source: Source, pipeline: Any, dtype: str, device: str) -> dict[
         "dtype": dtype,
         "device": device,
         "threads": torch.get_num_threads(),
+        "compile": compiled,
         "torch": torch.__version__,
         "python": sys.version.split()[0],
     }

@@ -39,6 +39,11 @@ class Replay:
         return str(self.record.get("dtype") or "fp32")
 
     @property
+    def compiled(self) -> bool:
+        """Whether the image was made with --compile (compiled numbers differ in the last bits)."""
+        return bool(self.record.get("compile", False))
+
+    @property
     def device(self) -> str | None:
         device = self.record.get("device")
         return str(device).partition(":")[0] if device else None

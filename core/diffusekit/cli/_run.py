@@ -45,6 +45,8 @@ class Job:
     given: frozenset[str] = frozenset()
     #: torch intra-op threads for the run (None: torch's own setting).
     threads: int | None = None
+    #: --compile / --no-compile (None: as the --from image records, else off).
+    compile: bool | None = None
 
 
 @dataclass
@@ -106,9 +108,22 @@ def _load_and_generate(
         _schedulers.swap(pipeline, job.scheduler)
     elif plan.replay is not None:
         _set_recorded_scheduler(pipeline, plan.replay)
+    compiled = _compile(job, plan, pipeline, device)
     writer = _writer(job, plan, pipeline, pipeline_cls, output, dtype, device)
     for task in plan.tasks:
         _generate_one(pipeline, pipeline_cls, task, plan, writer)
+    if compiled is not None and (line := compiled.summary()) is not None:
+        _note(line)
+
+
+def _compile(job: Job, plan: Plan, pipeline: Any, device: str) -> Any:
+    """--compile, or a --from image made with it: the compiled denoiser's call timer."""
+    from . import _compiling
+
+    wanted = job.compile
+    if wanted is None:
+        wanted = plan.replay is not None and plan.replay.compiled
+    return _compiling.compile_denoiser(pipeline, device) if wanted else None
 
 
 def _check_before_loading(job: Job, plan: Plan, pipeline_cls: type, output: Path) -> None:
@@ -233,9 +248,15 @@ def _writer(
         output,
         total,
         grid,
-        _provenance.base_record(plan.source, pipeline, dtype, device),
+        _provenance.base_record(plan.source, pipeline, dtype, device, _compiled(pipeline)),
         _provenance.call_defaults(pipeline_cls),
     )
+
+
+def _compiled(pipeline: Any) -> bool:
+    from . import _compiling
+
+    return _compiling.is_compiled(pipeline)
 
 
 def _generate_one(

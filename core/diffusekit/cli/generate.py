@@ -50,6 +50,14 @@ _REQUESTED = ("prompt", "negative_prompt", "steps", "guidance", "height", "width
     help="torch intra-op threads for this run (torch.set_num_threads) [default: torch's].",
 )
 @click.option(
+    "--compile/--no-compile",
+    "compile_denoiser",
+    default=None,
+    help="Compile the denoiser (unet or transformer) with torch.compile; on CPU with "
+    "inductor weight freezing. The first step includes compilation (minutes); its time is "
+    "reported apart [default: off, or as the --from image records].",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -89,6 +97,7 @@ def generate(
     dtype: str | None,
     device: str | None,
     threads: int | None,
+    compile_denoiser: bool | None,
     output: Path | None,
     prompts_file: Path | None,
     replay_from: Path | None,
@@ -128,6 +137,7 @@ def generate(
         replay_from=replay_from,
         given=given,
         threads=threads,
+        compile=compile_denoiser,
     )
     with command_errors(debug, handled=(RuntimeError,)):
         run(job, requested)
