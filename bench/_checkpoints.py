@@ -6,7 +6,10 @@
   vocabulary and merges are generated (letters and their concatenations) at the real size.
 - `tiny-sd`: the tiny UNet and CLIP of diffusekit's test kit (configs in the reference's
   field names) with a 4-level VAE of 32/64 channels (scale factor 8, as in SD, so a 64x64
-  image is an 8x8 latent), for overhead-dominated whole-pipeline calls.
+  image is an 8x8 latent), for small whole-pipeline calls.
+- `micro-sd`: the same layout with an eighth of the channels (UNet 4/8, VAE 4/8, GroupNorm
+  of 2 groups), so that a whole call is dominated by the libraries' own work around the
+  kernels rather than by the kernels.
 
 Each is built in a subprocess so the parent process never imports the reference.
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 SD15 = CACHE / "sd15"
 TINY_SD = CACHE / "tiny-sd"
+MICRO_SD = CACHE / "micro-sd"
 
 VOCAB_SIZE = 49408
 SD15_UNET = {"sample_size": 64, "cross_attention_dim": 768, "attention_head_dim": 8}
@@ -116,7 +120,13 @@ def _write_sd15() -> None:
         pipe.save_pretrained(SD15)
 
 
-def _write_tiny_sd() -> None:
+MICRO_UNET = {"block_out_channels": [4, 8], "norm_num_groups": 2}
+MICRO_VAE = {"block_out_channels": [4, 4, 8, 8], "norm_num_groups": 2}
+
+
+def _write_tiny_sd(
+    folder: Path = TINY_SD, unet: dict | None = None, vae: dict | None = None
+) -> None:
     import tempfile
 
     import torch
@@ -134,19 +144,27 @@ def _write_tiny_sd() -> None:
         tiny.write_tokenizer_files(vocabulary)
         text_config = CLIPTextConfig(vocab_size=len(tiny.vocabulary()), **tiny.TEXT_ENCODER)
         pipe = StableDiffusionPipeline(
-            vae=AutoencoderKL(**TINY_VAE),
+            vae=AutoencoderKL(**{**TINY_VAE, **(vae or {})}),
             text_encoder=CLIPTextModel(text_config),
             tokenizer=CLIPTokenizer.from_pretrained(vocabulary, model_max_length=77),
-            unet=UNet2DConditionModel(**tiny.unet_config("sd1")),
+            unet=UNet2DConditionModel(**{**tiny.unet_config("sd1"), **(unet or {})}),
             scheduler=DDIMScheduler(**tiny.scheduler_config("sd1")),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
         )
-        pipe.save_pretrained(TINY_SD)
+        pipe.save_pretrained(folder)
 
 
-WRITERS = {"sd15": (SD15, _write_sd15), "tiny-sd": (TINY_SD, _write_tiny_sd)}
+def _write_micro_sd() -> None:
+    _write_tiny_sd(MICRO_SD, MICRO_UNET, MICRO_VAE)
+
+
+WRITERS = {
+    "sd15": (SD15, _write_sd15),
+    "tiny-sd": (TINY_SD, _write_tiny_sd),
+    "micro-sd": (MICRO_SD, _write_micro_sd),
+}
 
 
 def ensure(name: str) -> Path:
