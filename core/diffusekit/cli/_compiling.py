@@ -76,10 +76,3 @@ def compile_denoiser(pipeline: Any, device: str) -> CallTimes:
     compiled.register_forward_hook(times.stop)
     setattr(pipeline, name, compiled)
     return times
-
-
-def is_compiled(pipeline: Any) -> bool:
-    """Whether the pipeline's denoiser is a `torch.compile` wrapper."""
-    components = getattr(pipeline, "components", {})
-    denoiser = next((components[n] for n in DENOISERS if components.get(n) is not None), None)
-    return denoiser is not None and hasattr(denoiser, "_orig_mod")

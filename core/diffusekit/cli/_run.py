@@ -109,7 +109,7 @@ def _load_and_generate(
     elif plan.replay is not None:
         _set_recorded_scheduler(pipeline, plan.replay)
     compiled = _compile(job, plan, pipeline, device)
-    writer = _writer(job, plan, pipeline, pipeline_cls, output, dtype, device)
+    writer = _writer(plan, pipeline, pipeline_cls, output, dtype, device, compiled is not None)
     for task in plan.tasks:
         _generate_one(pipeline, pipeline_cls, task, plan, writer)
     if compiled is not None and (line := compiled.summary()) is not None:
@@ -232,13 +232,13 @@ def _set_recorded_scheduler(pipeline: Any, replay: Replay) -> None:
 
 
 def _writer(
-    job: Job,
     plan: Plan,
     pipeline: Any,
     pipeline_cls: type,
     output: Path,
     dtype: str,
     device: str,
+    compiled: bool,
 ) -> Writer:
     from . import _provenance
 
@@ -248,15 +248,9 @@ def _writer(
         output,
         total,
         grid,
-        _provenance.base_record(plan.source, pipeline, dtype, device, _compiled(pipeline)),
+        _provenance.base_record(plan.source, pipeline, dtype, device, compiled),
         _provenance.call_defaults(pipeline_cls),
     )
-
-
-def _compiled(pipeline: Any) -> bool:
-    from . import _compiling
-
-    return _compiling.is_compiled(pipeline)
 
 
 def _generate_one(
