@@ -8,7 +8,6 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 import torch
-from torch import nn
 
 from diffusekit.config import BaseConfig
 from diffusekit.modeling import ModelMixin
@@ -17,6 +16,7 @@ from diffusekit.outputs import BaseOutput
 from ._activation import ActivationName
 from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES
 from .attention_control import AttentionControlMixin
+from .conv import Conv2d
 from .tiling import tiled_apply
 from .vae import Decoder, DiagonalGaussianDistribution, Encoder
 
@@ -114,9 +114,9 @@ class AutoencoderKL(AttentionControlMixin, ModelMixin):
             **common,
         )
         moments = 2 * c.latent_channels
-        self.quant_conv = nn.Conv2d(moments, moments, 1) if c.use_quant_conv else None
+        self.quant_conv = Conv2d(moments, moments, 1) if c.use_quant_conv else None
         self.post_quant_conv = (
-            nn.Conv2d(c.latent_channels, c.latent_channels, 1) if c.use_post_quant_conv else None
+            Conv2d(c.latent_channels, c.latent_channels, 1) if c.use_post_quant_conv else None
         )
         self.use_slicing = False
         self.use_tiling = False

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conv import Conv2d
+
 
 def default_groups(channels: int) -> int:
     """Group count used where a config leaves it unset: min(channels // 4, 32)."""
@@ -23,8 +25,8 @@ class SpatialNorm(nn.Module):
     def __init__(self, f_channels: int, zq_channels: int) -> None:
         super().__init__()
         self.norm_layer = nn.GroupNorm(num_channels=f_channels, num_groups=32, eps=1e-6)
-        self.conv_y = nn.Conv2d(zq_channels, f_channels, kernel_size=1)
-        self.conv_b = nn.Conv2d(zq_channels, f_channels, kernel_size=1)
+        self.conv_y = Conv2d(zq_channels, f_channels, kernel_size=1)
+        self.conv_b = Conv2d(zq_channels, f_channels, kernel_size=1)
 
     def forward(self, f: torch.Tensor, zq: torch.Tensor) -> torch.Tensor:
         zq = F.interpolate(zq, size=f.shape[-2:], mode="nearest")

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._activation import activate_scratch, activation
+from .conv import Conv2d
 from .normalization import SpatialNorm
+from .upsampling import upsample_nearest_2x
 
 ResampleKernel = Literal["fir", "sde_vp"] | None
 
@@ -48,9 +50,7 @@ class Upsample2D(nn.Module):
                 channels, self.out_channels, kernel_size or 4, stride=2, padding=padding, bias=bias
             )
         elif use_conv:
-            conv = nn.Conv2d(
-                channels, self.out_channels, kernel_size or 3, padding=padding, bias=bias
-            )
+            conv = Conv2d(channels, self.out_channels, kernel_size or 3, padding=padding, bias=bias)
         # Checkpoints name the conv after `name` ("conv", or "Conv2d_0" in NCSN++ ports).
         self.conv_name = "conv" if name == "conv" else "Conv2d_0"
         setattr(self, self.conv_name, conv)
@@ -62,10 +62,7 @@ class Upsample2D(nn.Module):
         if self.use_conv_transpose:
             return conv(hidden_states)
         if self.interpolate:
-            if output_size is None:
-                hidden_states = F.interpolate(hidden_states, scale_factor=2.0, mode="nearest")
-            else:
-                hidden_states = F.interpolate(hidden_states, size=output_size, mode="nearest")
+            hidden_states = upsample_nearest_2x(hidden_states, output_size)
         return conv(hidden_states) if conv is not None else hidden_states
 
 
@@ -91,7 +88,7 @@ class Downsample2D(nn.Module):
         self.use_conv = use_conv
         self.padding = padding
         if use_conv:
-            self.conv: nn.Module = nn.Conv2d(
+            self.conv: nn.Module = Conv2d(
                 channels, self.out_channels, kernel_size, stride=2, padding=padding, bias=bias
             )
         else:
@@ -115,7 +112,7 @@ def _resampler(up: bool, down: bool, kernel: ResampleKernel, channels: int) -> C
         if kernel == "fir":
             return fir_upsample_2d
         if kernel == "sde_vp":
-            return partial(F.interpolate, scale_factor=2.0, mode="nearest")
+            return upsample_nearest_2x
         return Upsample2D(channels, use_conv=False)
     if down:
         if kernel == "fir":
@@ -172,7 +169,7 @@ class ResnetBlock2D(nn.Module):
         self.skip_time_act = skip_time_act
 
         self.norm1 = nn.GroupNorm(num_groups=groups, num_channels=in_channels, eps=eps)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.conv1 = Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
         self.time_emb_proj: nn.Linear | None = None
         if temb_channels is not None:
             width = out_channels * (2 if time_embedding_norm == "scale_shift" else 1)
@@ -181,16 +178,16 @@ class ResnetBlock2D(nn.Module):
             num_groups=groups_out or groups, num_channels=out_channels, eps=eps
         )
         self.dropout = nn.Dropout(dropout)
-        self.conv2 = nn.Conv2d(out_channels, conv_out, kernel_size=3, padding=1)
+        self.conv2 = Conv2d(out_channels, conv_out, kernel_size=3, padding=1)
         self.nonlinearity = activation(non_linearity)
         resample = _resampler(up, down, kernel, in_channels)
         self.upsample = resample if up else None
         self.downsample = resample if down else None
         if use_in_shortcut is None:
             use_in_shortcut = in_channels != conv_out
-        self.conv_shortcut: nn.Conv2d | None = None
+        self.conv_shortcut: Conv2d | None = None
         if use_in_shortcut:
-            self.conv_shortcut = nn.Conv2d(
+            self.conv_shortcut = Conv2d(
                 in_channels, conv_out, kernel_size=1, bias=conv_shortcut_bias
             )
 
@@ -250,16 +247,16 @@ class ResnetBlockCondNorm2D(nn.Module):
         conv_out = conv_2d_out_channels or out_channels
         self.output_scale_factor = output_scale_factor
         self.norm1 = SpatialNorm(in_channels, temb_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.conv1 = Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
         self.norm2 = SpatialNorm(out_channels, temb_channels)
         self.dropout = nn.Dropout(dropout)
-        self.conv2 = nn.Conv2d(out_channels, conv_out, kernel_size=3, padding=1)
+        self.conv2 = Conv2d(out_channels, conv_out, kernel_size=3, padding=1)
         self.nonlinearity = activation(non_linearity)
         if use_in_shortcut is None:
             use_in_shortcut = in_channels != conv_out
-        self.conv_shortcut: nn.Conv2d | None = None
+        self.conv_shortcut: Conv2d | None = None
         if use_in_shortcut:
-            self.conv_shortcut = nn.Conv2d(
+            self.conv_shortcut = Conv2d(
                 in_channels, conv_out, kernel_size=1, bias=conv_shortcut_bias
             )
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .attention import Attention
+from .conv import Conv2d
 from .feed_forward import FeedForward, FeedForwardActivation
 
 
@@ -149,8 +150,8 @@ class Transformer2DModel(nn.Module):
             self.proj_in: nn.Module = nn.Linear(in_channels, inner_dim)
             self.proj_out: nn.Module = nn.Linear(inner_dim, self.out_channels)
         else:
-            self.proj_in = nn.Conv2d(in_channels, inner_dim, kernel_size=1)
-            self.proj_out = nn.Conv2d(inner_dim, self.out_channels, kernel_size=1)
+            self.proj_in = Conv2d(in_channels, inner_dim, kernel_size=1)
+            self.proj_out = Conv2d(inner_dim, self.out_channels, kernel_size=1)
         self.transformer_blocks = nn.ModuleList(
             BasicTransformerBlock(
                 inner_dim,

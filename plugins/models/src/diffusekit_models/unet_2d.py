@@ -17,6 +17,7 @@ from diffusekit.outputs import BaseOutput
 from ._activation import ActivationName
 from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES, FOURIER_PROJECTION_RENAMES
 from .attention_control import AttentionControlMixin
+from .conv import Conv2d
 from .embeddings import TimestepEmbedding, Timesteps
 from .fourier import GaussianFourierProjection
 from .timestep_input import batch_timesteps, timestep_tensor
@@ -232,7 +233,7 @@ class UNet2DModel(AttentionControlMixin, ModelMixin):
         width = c.block_out_channels[0]
         time_dim = c.time_embedding_dim or width * 4
         self.sample_size = c.sample_size
-        self.conv_in = nn.Conv2d(c.in_channels, width, kernel_size=3, padding=1)
+        self.conv_in = Conv2d(c.in_channels, width, kernel_size=3, padding=1)
         feature_dim = self._build_time_projection(c, width)
         self.time_embedding = TimestepEmbedding(feature_dim, time_dim)
         self.class_embedding = self._build_class_embedding(c, feature_dim, time_dim)
@@ -242,7 +243,7 @@ class UNet2DModel(AttentionControlMixin, ModelMixin):
         groups = c.norm_num_groups if c.norm_num_groups is not None else min(width // 4, 32)
         self.conv_norm_out = nn.GroupNorm(num_channels=width, num_groups=groups, eps=c.norm_eps)
         self.conv_act = nn.SiLU()
-        self.conv_out = nn.Conv2d(width, c.out_channels, kernel_size=3, padding=1)
+        self.conv_out = Conv2d(width, c.out_channels, kernel_size=3, padding=1)
 
     # ----------------------------------------------------------------------------- building
 

@@ -16,6 +16,7 @@ from diffusekit.outputs import BaseOutput
 
 from ._activation import ActivationName, activation
 from .attention_control import AttentionControlMixin
+from .conv import Conv2d
 from .embeddings import TimestepEmbedding, Timesteps
 from .timestep_input import timestep_tensor
 from .unet_2d_blocks import (
@@ -201,7 +202,7 @@ class UNet2DConditionModel(AttentionControlMixin, ModelMixin):
         c = self.config
         widths = list(c.block_out_channels)
         self.sample_size = c.sample_size
-        self.conv_in = nn.Conv2d(
+        self.conv_in = Conv2d(
             c.in_channels, widths[0], c.conv_in_kernel, padding=(c.conv_in_kernel - 1) // 2
         )
         time_dim = c.time_embedding_dim or widths[0] * 4
@@ -242,7 +243,7 @@ class UNet2DConditionModel(AttentionControlMixin, ModelMixin):
                 num_channels=widths[0], num_groups=c.norm_num_groups, eps=c.norm_eps
             )
             self.conv_act = activation(c.act_fn)
-        self.conv_out = nn.Conv2d(
+        self.conv_out = Conv2d(
             widths[0], c.out_channels, c.conv_out_kernel, padding=(c.conv_out_kernel - 1) // 2
         )
 

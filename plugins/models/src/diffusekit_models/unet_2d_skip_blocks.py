@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ._block_parts import ResnetOptions, run_layers, spatial_attentions
+from .conv import Conv2d
 from .fir import FirDownsample2D, FirUpsample2D
 
 SKIP_SCALE = math.sqrt(2.0)
@@ -79,7 +80,7 @@ class _SkipDownBlock(nn.Module):
                 out_channels, out_channels, use_in_shortcut=True, down=True, kernel="fir"
             )
             self.downsamplers = nn.ModuleList([FirDownsample2D(out_channels, out_channels)])
-            self.skip_conv = nn.Conv2d(IMAGE_CHANNELS, out_channels, kernel_size=1)
+            self.skip_conv = Conv2d(IMAGE_CHANNELS, out_channels, kernel_size=1)
 
     def forward(
         self,
@@ -157,7 +158,7 @@ class _SkipUpBlock(nn.Module):
                 up=True,
                 kernel="fir",
             )
-            self.skip_conv = nn.Conv2d(out_channels, IMAGE_CHANNELS, kernel_size=3, padding=1)
+            self.skip_conv = Conv2d(out_channels, IMAGE_CHANNELS, kernel_size=3, padding=1)
             self.skip_norm = nn.GroupNorm(_groups(out_channels), out_channels, eps=resnet_eps)
             self.act = nn.SiLU()
         self.resolution_idx = resolution_idx

@@ -17,6 +17,7 @@ from torch import nn
 from diffusekit.noise import randn_tensor
 
 from ._activation import activation
+from .conv import Conv2d
 from .normalization import SpatialNorm
 from .unet_2d_blocks import DownEncoderBlock2D, UNetMidBlock2D, UpDecoderBlock2D
 
@@ -49,7 +50,7 @@ class Encoder(nn.Module):
     ) -> None:
         super().__init__()
         _check_block_types("Encoder", down_block_types, "DownEncoderBlock2D")
-        self.conv_in = nn.Conv2d(in_channels, block_out_channels[0], kernel_size=3, padding=1)
+        self.conv_in = Conv2d(in_channels, block_out_channels[0], kernel_size=3, padding=1)
         self.down_blocks = nn.ModuleList()
         channels = block_out_channels[0]
         last = len(block_out_channels) - 1
@@ -81,7 +82,7 @@ class Encoder(nn.Module):
         )
         self.conv_act = activation(act_fn)
         conv_out = 2 * out_channels if double_z else out_channels
-        self.conv_out = nn.Conv2d(channels, conv_out, kernel_size=3, padding=1)
+        self.conv_out = Conv2d(channels, conv_out, kernel_size=3, padding=1)
 
     def forward(self, sample: torch.Tensor) -> torch.Tensor:
         sample = self.conv_in(sample)
@@ -119,7 +120,7 @@ class Decoder(nn.Module):
         widths = list(reversed(block_out_channels))
         temb_channels = in_channels if norm_type == "spatial" else None
         shift = "default" if norm_type == "group" else norm_type
-        self.conv_in = nn.Conv2d(in_channels, widths[0], kernel_size=3, padding=1)
+        self.conv_in = Conv2d(in_channels, widths[0], kernel_size=3, padding=1)
         self.mid_block = UNetMidBlock2D(
             widths[0],
             temb_channels=temb_channels,
@@ -153,7 +154,7 @@ class Decoder(nn.Module):
             else nn.GroupNorm(num_channels=channels, num_groups=norm_num_groups, eps=EPS)
         )
         self.conv_act = activation(act_fn)
-        self.conv_out = nn.Conv2d(channels, out_channels, kernel_size=3, padding=1)
+        self.conv_out = Conv2d(channels, out_channels, kernel_size=3, padding=1)
 
     def forward(
         self, sample: torch.Tensor, latent_embeds: torch.Tensor | None = None

@@ -7,7 +7,6 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 import torch
-from torch import nn
 
 from diffusekit.config import BaseConfig
 from diffusekit.modeling import ModelMixin
@@ -17,6 +16,7 @@ from ._activation import ActivationName
 from ._legacy_keys import DEPRECATED_ATTENTION_RENAMES
 from .attention_control import AttentionControlMixin
 from .autoencoder_kl import DecoderOutput
+from .conv import Conv2d
 from .vae import Decoder, Encoder
 from .vector_quantizer import VectorQuantizer
 
@@ -103,9 +103,9 @@ class VQModel(AttentionControlMixin, ModelMixin):
             double_z=False,
             mid_block_add_attention=c.mid_block_add_attention,
         )
-        self.quant_conv = nn.Conv2d(c.latent_channels, embed_dim, 1)
+        self.quant_conv = Conv2d(c.latent_channels, embed_dim, 1)
         self.quantize = VectorQuantizer(c.num_vq_embeddings, embed_dim, beta=COMMITMENT_WEIGHT)
-        self.post_quant_conv = nn.Conv2d(embed_dim, c.latent_channels, 1)
+        self.post_quant_conv = Conv2d(embed_dim, c.latent_channels, 1)
         self.decoder = Decoder(
             in_channels=c.latent_channels,
             out_channels=c.out_channels,
