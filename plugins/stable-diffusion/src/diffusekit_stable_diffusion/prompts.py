@@ -108,6 +108,25 @@ def per_image(embeds: torch.Tensor, num_images_per_prompt: int) -> torch.Tensor:
     return embeds.repeat_interleave(num_images_per_prompt, dim=0)
 
 
+def encode_pair(
+    tokenizer: Any,
+    text_encoder: Any,
+    prompts: list[str],
+    negatives: list[str],
+    device: torch.device | str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(prompt, negative) hidden states from one text-encoder call on both lists.
+
+    The same values as encoding each list on its own (every row is encoded independently),
+    in half the calls: one batch of 2n rows costs much less than two of n for small models.
+    """
+    warn_if_truncated(tokenizer, prompts, tokenizer.model_max_length)
+    both = encode_text(
+        tokenizer, text_encoder, prompts + negatives, device, max_length=tokenizer.model_max_length
+    )
+    return both[: len(prompts)], both[len(prompts) :]
+
+
 def encode_prompt(
     tokenizer: Any,
     text_encoder: Any,
@@ -130,7 +149,15 @@ def encode_prompt(
     """
     if prompt_embeds is None:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
-        prompt_embeds = encode_text(tokenizer, text_encoder, prompts, device, clip_skip=clip_skip)
+        if do_classifier_free_guidance and negative_prompt_embeds is None and clip_skip is None:
+            negatives = negative_prompts(prompt, negative_prompt, len(prompts))
+            prompt_embeds, negative_prompt_embeds = encode_pair(
+                tokenizer, text_encoder, prompts, negatives, device
+            )
+        else:
+            prompt_embeds = encode_text(
+                tokenizer, text_encoder, prompts, device, clip_skip=clip_skip
+            )
     if dtype is None:
         dtype = text_encoder.dtype if text_encoder is not None else prompt_embeds.dtype
     prompt_embeds = per_image(prompt_embeds.to(dtype=dtype, device=device), num_images_per_prompt)
