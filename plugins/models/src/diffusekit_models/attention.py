@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .attention_processors import AttentionProcessor, default_processor, sliced_processor
-from .normalization import SpatialNorm
+from .normalization import GroupNorm, SpatialNorm
 
 
 class Attention(nn.Module):
@@ -60,7 +60,7 @@ class Attention(nn.Module):
         self.sliceable_head_dim = self.heads
 
         self.group_norm = (
-            nn.GroupNorm(num_channels=query_dim, num_groups=norm_num_groups, eps=eps)
+            GroupNorm(num_channels=query_dim, num_groups=norm_num_groups, eps=eps)
             if norm_num_groups is not None
             else None
         )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from ._dropout import apply_layer
+
 if TYPE_CHECKING:
     from .attention import Attention
 
@@ -67,7 +69,7 @@ class AttentionProcessor:
         value = attn.split_heads(attn.to_v(context))
         mask = attn.broadcast_mask(attention_mask, query.dtype)
         out = attn.merge_heads(self.attend(attn, query, key, value, mask)).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
+        out = apply_layer(attn.to_out[1], attn.to_out[0](out))
 
         if image_shape is not None:
             out = out.transpose(1, 2).reshape(image_shape)

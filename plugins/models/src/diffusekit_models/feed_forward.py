@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._dropout import apply_layer
+
 FeedForwardActivation = Literal["geglu", "gelu", "gelu-approximate"]
 
 
@@ -77,7 +79,7 @@ class FeedForward(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         for layer in self.net:
-            hidden_states = layer(hidden_states)
+            hidden_states = apply_layer(layer, hidden_states)
         return hidden_states
 
 

@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._activation import activate_scratch, activation
+from ._dropout import apply_layer
 from .conv import Conv2d
-from .normalization import SpatialNorm
+from .normalization import GroupNorm, SpatialNorm
 from .upsampling import upsample_nearest_2x
 
 ResampleKernel = Literal["fir", "sde_vp"] | None
@@ -168,15 +169,13 @@ class ResnetBlock2D(nn.Module):
         self.time_embedding_norm = time_embedding_norm
         self.skip_time_act = skip_time_act
 
-        self.norm1 = nn.GroupNorm(num_groups=groups, num_channels=in_channels, eps=eps)
+        self.norm1 = GroupNorm(num_groups=groups, num_channels=in_channels, eps=eps)
         self.conv1 = Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
         self.time_emb_proj: nn.Linear | None = None
         if temb_channels is not None:
             width = out_channels * (2 if time_embedding_norm == "scale_shift" else 1)
             self.time_emb_proj = nn.Linear(temb_channels, width)
-        self.norm2 = nn.GroupNorm(
-            num_groups=groups_out or groups, num_channels=out_channels, eps=eps
-        )
+        self.norm2 = GroupNorm(num_groups=groups_out or groups, num_channels=out_channels, eps=eps)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = Conv2d(out_channels, conv_out, kernel_size=3, padding=1)
         self.nonlinearity = activation(non_linearity)
@@ -214,7 +213,7 @@ class ResnetBlock2D(nn.Module):
             hidden_states = self.norm2(hidden_states)
 
         hidden_states = activate_scratch(self.nonlinearity, hidden_states)
-        hidden_states = self.conv2(self.dropout(hidden_states))
+        hidden_states = self.conv2(apply_layer(self.dropout, hidden_states))
         if self.conv_shortcut is not None:
             input_tensor = self.conv_shortcut(input_tensor)
         output = hidden_states.add_(input_tensor)
@@ -263,7 +262,7 @@ class ResnetBlockCondNorm2D(nn.Module):
     def forward(self, input_tensor: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         hidden_states = self.conv1(self.nonlinearity(self.norm1(input_tensor, temb)))
         hidden_states = self.nonlinearity(self.norm2(hidden_states, temb))
-        hidden_states = self.conv2(self.dropout(hidden_states))
+        hidden_states = self.conv2(apply_layer(self.dropout, hidden_states))
         if self.conv_shortcut is not None:
             input_tensor = self.conv_shortcut(input_tensor)
         return (input_tensor + hidden_states) / self.output_scale_factor

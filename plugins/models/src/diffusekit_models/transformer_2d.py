@@ -15,6 +15,7 @@ from torch import nn
 from .attention import Attention
 from .conv import Conv2d
 from .feed_forward import FeedForward, FeedForwardActivation
+from .normalization import GroupNorm
 
 
 class BasicTransformerBlock(nn.Module):
@@ -145,7 +146,7 @@ class Transformer2DModel(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels or in_channels
         self.use_linear_projection = use_linear_projection
-        self.norm = nn.GroupNorm(num_groups=norm_num_groups, num_channels=in_channels, eps=1e-6)
+        self.norm = GroupNorm(num_groups=norm_num_groups, num_channels=in_channels, eps=1e-6)
         if use_linear_projection:
             self.proj_in: nn.Module = nn.Linear(in_channels, inner_dim)
             self.proj_out: nn.Module = nn.Linear(inner_dim, self.out_channels)

@@ -15,6 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._dropout import apply_layer
+from .normalization import GroupNorm
+
 ResampleKernel = Literal["linear", "cubic", "lanczos3"]
 
 #: Down block types of this family (DownBlock1DNoSkip concatenates the time features).
@@ -119,7 +122,7 @@ class SelfAttention1d(nn.Module):
             )
         self.channels = in_channels
         self.num_heads = n_head
-        self.group_norm = nn.GroupNorm(1, num_channels=in_channels)
+        self.group_norm = GroupNorm(1, num_channels=in_channels)
         self.query = nn.Linear(in_channels, in_channels)
         self.key = nn.Linear(in_channels, in_channels)
         self.value = nn.Linear(in_channels, in_channels)
@@ -139,7 +142,7 @@ class SelfAttention1d(nn.Module):
         )
         attended = attended.transpose(1, 2).flatten(2)
         out = self.proj_attn(attended).transpose(1, 2)
-        return self.dropout(out) + hidden_states
+        return apply_layer(self.dropout, out) + hidden_states
 
 
 class ResConvBlock(nn.Module):
@@ -154,11 +157,11 @@ class ResConvBlock(nn.Module):
         if self.has_conv_skip:
             self.conv_skip = nn.Conv1d(in_channels, out_channels, 1, bias=False)
         self.conv_1 = nn.Conv1d(in_channels, mid_channels, 5, padding=2)
-        self.group_norm_1 = nn.GroupNorm(1, mid_channels)
+        self.group_norm_1 = GroupNorm(1, mid_channels)
         self.gelu_1 = nn.GELU()
         self.conv_2 = nn.Conv1d(mid_channels, out_channels, 5, padding=2)
         if not is_last:
-            self.group_norm_2 = nn.GroupNorm(1, out_channels)
+            self.group_norm_2 = GroupNorm(1, out_channels)
             self.gelu_2 = nn.GELU()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:

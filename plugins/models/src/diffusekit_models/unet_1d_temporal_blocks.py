@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ._activation import activation
+from .normalization import GroupNorm
 
 
 class Conv1dBlock(nn.Module):
@@ -26,7 +27,7 @@ class Conv1dBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.conv1d = nn.Conv1d(inp_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        self.group_norm = nn.GroupNorm(n_groups, out_channels)
+        self.group_norm = GroupNorm(n_groups, out_channels)
         self.mish = activation(activation_name)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -199,7 +200,7 @@ class OutConv1DBlock(nn.Module):
     def __init__(self, num_groups_out: int, out_channels: int, embed_dim: int, act_fn: str):
         super().__init__()
         self.final_conv1d_1 = nn.Conv1d(embed_dim, embed_dim, 5, padding=2)
-        self.final_conv1d_gn = nn.GroupNorm(num_groups_out, embed_dim)
+        self.final_conv1d_gn = GroupNorm(num_groups_out, embed_dim)
         self.final_conv1d_act = activation(act_fn)
         self.final_conv1d_2 = nn.Conv1d(embed_dim, out_channels, 1)
 

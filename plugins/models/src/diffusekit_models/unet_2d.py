@@ -20,6 +20,7 @@ from .attention_control import AttentionControlMixin
 from .conv import Conv2d
 from .embeddings import TimestepEmbedding, Timesteps
 from .fourier import GaussianFourierProjection
+from .normalization import GroupNorm
 from .timestep_input import batch_timesteps, timestep_tensor
 from .unet_2d_attn_blocks import (
     AttnDownBlock2D,
@@ -241,7 +242,7 @@ class UNet2DModel(AttentionControlMixin, ModelMixin):
         self.mid_block = self._build_mid_block(c, time_dim)
         self.up_blocks = self._build_up_blocks(c, time_dim)
         groups = c.norm_num_groups if c.norm_num_groups is not None else min(width // 4, 32)
-        self.conv_norm_out = nn.GroupNorm(num_channels=width, num_groups=groups, eps=c.norm_eps)
+        self.conv_norm_out = GroupNorm(num_channels=width, num_groups=groups, eps=c.norm_eps)
         self.conv_act = nn.SiLU()
         self.conv_out = Conv2d(width, c.out_channels, kernel_size=3, padding=1)
 

@@ -18,6 +18,7 @@ from ._activation import ActivationName, activation
 from .attention_control import AttentionControlMixin
 from .conv import Conv2d
 from .embeddings import TimestepEmbedding, Timesteps
+from .normalization import GroupNorm
 from .timestep_input import timestep_tensor
 from .unet_2d_blocks import (
     CrossAttnDownBlock2D,
@@ -236,10 +237,10 @@ class UNet2DConditionModel(AttentionControlMixin, ModelMixin):
         self.mid_block = plan.mid(block_time_dim)
         self.up_blocks = nn.ModuleList(plan.up(i, block_time_dim) for i in range(plan.blocks))
         self.num_upsamplers = plan.blocks - 1
-        self.conv_norm_out: nn.GroupNorm | None = None
+        self.conv_norm_out: GroupNorm | None = None
         self.conv_act: nn.Module | None = None
         if c.norm_num_groups is not None:
-            self.conv_norm_out = nn.GroupNorm(
+            self.conv_norm_out = GroupNorm(
                 num_channels=widths[0], num_groups=c.norm_num_groups, eps=c.norm_eps
             )
             self.conv_act = activation(c.act_fn)

@@ -18,6 +18,7 @@ from torch import nn
 from ._block_parts import ResnetOptions, run_layers, spatial_attentions
 from .conv import Conv2d
 from .fir import FirDownsample2D, FirUpsample2D
+from .normalization import GroupNorm
 
 SKIP_SCALE = math.sqrt(2.0)
 IMAGE_CHANNELS = 3
@@ -159,7 +160,7 @@ class _SkipUpBlock(nn.Module):
                 kernel="fir",
             )
             self.skip_conv = Conv2d(out_channels, IMAGE_CHANNELS, kernel_size=3, padding=1)
-            self.skip_norm = nn.GroupNorm(_groups(out_channels), out_channels, eps=resnet_eps)
+            self.skip_norm = GroupNorm(_groups(out_channels), out_channels, eps=resnet_eps)
             self.act = nn.SiLU()
         self.resolution_idx = resolution_idx
 

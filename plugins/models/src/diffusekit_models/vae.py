@@ -18,7 +18,7 @@ from diffusekit.noise import randn_tensor
 
 from ._activation import activation
 from .conv import Conv2d
-from .normalization import SpatialNorm
+from .normalization import GroupNorm, SpatialNorm
 from .unet_2d_blocks import DownEncoderBlock2D, UNetMidBlock2D, UpDecoderBlock2D
 
 EPS = 1e-6
@@ -77,9 +77,7 @@ class Encoder(nn.Module):
             attention_head_dim=channels,
             add_attention=mid_block_add_attention,
         )
-        self.conv_norm_out = nn.GroupNorm(
-            num_channels=channels, num_groups=norm_num_groups, eps=EPS
-        )
+        self.conv_norm_out = GroupNorm(num_channels=channels, num_groups=norm_num_groups, eps=EPS)
         self.conv_act = activation(act_fn)
         conv_out = 2 * out_channels if double_z else out_channels
         self.conv_out = Conv2d(channels, conv_out, kernel_size=3, padding=1)
@@ -151,7 +149,7 @@ class Decoder(nn.Module):
         self.conv_norm_out: nn.Module = (
             SpatialNorm(channels, in_channels)
             if norm_type == "spatial"
-            else nn.GroupNorm(num_channels=channels, num_groups=norm_num_groups, eps=EPS)
+            else GroupNorm(num_channels=channels, num_groups=norm_num_groups, eps=EPS)
         )
         self.conv_act = activation(act_fn)
         self.conv_out = Conv2d(channels, out_channels, kernel_size=3, padding=1)
