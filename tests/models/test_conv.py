@@ -90,3 +90,16 @@ def test_state_dict_is_nn_conv2d_s() -> None:
     ours, plain = _pair(4, 6, kernel_size=3)
     assert isinstance(ours, nn.Conv2d)
     assert list(ours.state_dict()) == list(plain.state_dict()) == ["weight", "bias"]
+
+
+def test_flop_counters_see_the_convolution() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ours, plain = _pair(4, 8, kernel_size=3, padding=1)
+    x = torch.randn(2, 4, 8, 8)
+    counts = []
+    for module in (ours, plain):
+        with FlopCounterMode(display=False) as counter:
+            module(x)
+        counts.append(counter.get_total_flops())
+    assert counts[0] == counts[1] == 2 * 2 * 8 * 8 * 8 * 4 * 9

@@ -68,8 +68,9 @@ class AttentionProcessor:
         key = attn.split_heads(attn.to_k(context))
         value = attn.split_heads(attn.to_v(context))
         mask = attn.broadcast_mask(attention_mask, query.dtype)
-        out = attn.merge_heads(self.attend(attn, query, key, value, mask)).to(query.dtype)
-        out = apply_layer(attn.to_out[1], attn.to_out[0](out))
+        out = _as_dtype(attn.merge_heads(self.attend(attn, query, key, value, mask)), query.dtype)
+        for layer in attn.to_out:
+            out = apply_layer(layer, out)
 
         if image_shape is not None:
             out = out.transpose(1, 2).reshape(image_shape)
@@ -78,6 +79,11 @@ class AttentionProcessor:
         if attn.rescale_output_factor != 1.0:
             out = out.div_(attn.rescale_output_factor)
         return out
+
+
+def _as_dtype(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`tensor.to(dtype)` without the call when it already has it (a no-op that still costs)."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
 
 
 def _group_norm_tokens(attn: Attention, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -131,7 +137,7 @@ class AttnProcessor2_0(AttentionProcessor):
             query, key, value = query.float(), key.float(), value.float()
             mask = mask if mask is None or mask.dtype == torch.bool else mask.float()
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=attn.scale)
-        return out.to(dtype)
+        return _as_dtype(out, dtype)
 
 
 class AttnProcessor(AttentionProcessor):

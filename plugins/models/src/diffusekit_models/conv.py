@@ -4,11 +4,14 @@ PyTorch runs an fp32 CPU convolution through oneDNN unless the input is a single
 (batch 1 and at most 20,480 elements), where its own im2col + GEMM kernel is faster. The same
 holds for the small batched inputs of a denoising step with classifier-free guidance (batch 2,
 a few thousand elements): there oneDNN's per-call set-up (a primitive and a reordered copy of the
-weight on every call) costs several times the arithmetic. Measured on 1 and 2 threads, the native
-kernel was 1.3-6x faster for every U-Net and VAE conv shape with at most 8,192 input elements
-(see docs/benchmarks.md), so :class:`Conv2d` sends those to it; larger inputs, other devices and
-dtypes, and traced or compiled code keep PyTorch's own choice. Both kernels compute the same
-convolution; results differ only by float rounding.
+weight on every call) costs several times the arithmetic. Measured per U-Net conv shape, the
+native kernel was 1.3-6x faster up to 4,096 input elements on 1 and 2 threads; at 8,192 it was
+even on 1 thread and 1.3-5x faster on 2; above that oneDNN won on 1 thread. So :class:`Conv2d`
+sends inputs of at most 8,192 elements to it (including SD's 4-channel `conv_in` on 32x32
+latents, 3.6 ms through oneDNN against 0.6 ms). Larger inputs, other devices and dtypes, tensor
+subclasses, traced or compiled code, and calls under a dispatch mode (FLOP counters, fake
+tensors) keep PyTorch's own choice. Both kernels compute the same convolution; results differ
+only by float rounding.
 """
 
 from __future__ import annotations
@@ -30,16 +33,16 @@ class Conv2d(nn.Conv2d):
     def _conv_forward(
         self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
-        if self._native_kernel_fits(input):
+        if self._native_kernel_fits(input, weight):
             assert _native_conv2d is not None
             return _native_conv2d(input, weight, self.kernel_size, bias, self.stride, self.padding)
         return super()._conv_forward(input, weight, bias)
 
-    def _native_kernel_fits(self, input: torch.Tensor) -> bool:
+    def _native_kernel_fits(self, input: torch.Tensor, weight: torch.Tensor) -> bool:
         return (
             _native_conv2d is not None
             and input.numel() <= NATIVE_KERNEL_MAX_ELEMENTS
-            and input.device.type == "cpu"
+            and input.is_cpu
             and input.dtype == torch.float32
             and input.is_contiguous()
             and self.groups == 1
@@ -48,4 +51,6 @@ class Conv2d(nn.Conv2d):
             and not isinstance(self.padding, str)
             and not torch.compiler.is_compiling()
             and not torch.jit.is_scripting()
+            and not torch.overrides.has_torch_function((input, weight))
+            and torch._C._len_torch_dispatch_stack() == 0
         )

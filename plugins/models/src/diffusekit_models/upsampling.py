@@ -31,7 +31,7 @@ def upsample_nearest_2x(
 
 def _repeat_is_faster(hidden_states: torch.Tensor) -> bool:
     return (
-        hidden_states.device.type == "cpu"
+        hidden_states.is_cpu
         and hidden_states.dim() == 4
         and hidden_states.shape[-1] <= REPEAT_MAX_WIDTH
         and not torch.compiler.is_compiling()
