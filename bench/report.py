@@ -20,6 +20,7 @@ SECTIONS = (
     ("bench_import", "Import"),
     ("bench_model_load", "Loading a Stable Diffusion 1.5 pipeline"),
     ("bench_pipeline", "A tiny pipeline's whole call"),
+    ("bench_layers", "Layers at denoising-step sizes"),
     ("bench_unet", "Model compute"),
     ("bench_scheduler_step", "Scheduler step overhead"),
 )
