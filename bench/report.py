@@ -3,7 +3,8 @@
     python bench/report.py
 
 The prose beside the figures lives in bench/report_notes.toml (one entry per section and per
-figure key): what a figure means, and for a target that is missed, why and the plan.
+figure key, `<key>@<tag>` for a run saved with `--tag`): what a figure means, and for a
+target that is missed, why and the plan.
 """
 
 from __future__ import annotations
@@ -121,7 +122,13 @@ def _body(results: dict[str, dict[str, Any]], notes: dict[str, Any]) -> list[str
     lines += ["Regenerate everything with `nox -s bench`, or run single `bench/bench_*.py`"]
     lines += ["scripts (commands below) and then render with `python bench/report.py`.", ""]
     lines += ["## Targets", ""]
-    targeted = [r for result in results.values() for r in result["figures"] if "target" in r]
+    targeted = [
+        r
+        for result in results.values()
+        if not result["args"].get("tag")  # tagged runs are extra variants, shown in their section
+        for r in result["figures"]
+        if "target" in r
+    ]
     lines += [*table(targeted), ""]
     lines += [notes.get("targets", "").strip(), ""]
     for script, heading in SECTIONS:
@@ -138,9 +145,14 @@ def _run(result: dict[str, Any], notes: dict[str, Any]) -> list[str]:
     lines = ["```", result["command"], "```", ""]
     lines += [f"Finished {result['finished']} at commit {result['machine']['commit']}; "]
     lines[-1] += _machine(result["machine"]) + "."
-    lines += ["", *table(result["figures"]), *_compute_details(result["figures"]), ""]
-    for record in result["figures"]:
-        note = notes.get("figures", {}).get(record["key"])
+    figures = result["figures"]
+    if result["args"].get("tag"):  # an extra variant run: its targets are judged in the main run
+        figures = [{k: v for k, v in r.items() if k not in ("target", "met")} for r in figures]
+    lines += ["", *table(figures), *_compute_details(figures), ""]
+    tag = result["args"].get("tag")
+    for record in figures:
+        key = f"{record['key']}@{tag}" if tag else record["key"]
+        note = notes.get("figures", {}).get(key)
         if note:
             lines += [f"- **{record['title']}**: {' '.join(note.split())}"]
     return [*lines, ""]
