@@ -142,6 +142,25 @@ def figure(
     return record | extra
 
 
+def one_thread_figures(
+    names: Iterable[str], measure: Callable[[str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`measure(name)` for each name in this process, torch on one thread, warnings silenced,
+    each record with the load average before and after it."""
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    records = []
+    for name in names:
+        with LoadWindow() as load:
+            record = measure(name)
+        records.append(record | {"load_before": load.before, "load_after": load.after})
+    return records
+
+
 class LoadWindow:
     """Load average (1 min) before and after a block: `with LoadWindow() as load: ...`."""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import statistics
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -100,14 +99,8 @@ def measure(name: str, calls: int, repeats: int) -> dict[str, Any]:
 
 
 def main(args: Any) -> list[dict[str, Any]]:
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    records = []
-    for name in args.only or CASES:
-        with h.LoadWindow() as load:
-            record = measure(name, args.calls, args.repeat)
-        records.append(record | {"load_before": load.before, "load_after": load.after})
-    return records
+    names = args.only or CASES
+    return h.one_thread_figures(names, lambda name: measure(name, args.calls, args.repeat))
 
 
 if __name__ == "__main__":

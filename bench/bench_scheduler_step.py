@@ -13,7 +13,6 @@ import importlib
 import inspect
 import statistics
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -125,17 +124,13 @@ def measure(classes: tuple[type, type], name: str, steps: int, repeats: int) -> 
 
 
 def main(args: Any) -> list[dict[str, Any]]:
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    records = []
-    for name in args.only or MODULES:
-        with h.LoadWindow() as load:
-            mine, theirs = measure((ours(name), reference(name)), name, args.steps, args.repeat)
-        records.append(
-            h.figure(f"scheduler.{name}", f"{name}.step", "µs", mine, theirs, load=load.pair,
-                     shape=list(SHAPE), steps=args.steps, threads=1)
-        )  # fmt: skip
-    return records
+    return h.one_thread_figures(args.only or MODULES, lambda name: _figure(name, args))
+
+
+def _figure(name: str, args: Any) -> dict[str, Any]:
+    mine, theirs = measure((ours(name), reference(name)), name, args.steps, args.repeat)
+    return h.figure(f"scheduler.{name}", f"{name}.step", "µs", mine, theirs,
+                    shape=list(SHAPE), steps=args.steps, threads=1)  # fmt: skip
 
 
 if __name__ == "__main__":
