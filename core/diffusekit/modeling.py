@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from . import _empty_init, _files, _state_loading, _weights_files, hub
+from . import _empty_init, _files, _state_loading, _weights_files, hub, hub_upload
 from .config import ConfigMixin
 
 Self = TypeVar("Self", bound="ModelMixin")
@@ -142,13 +142,17 @@ class ModelMixin(nn.Module, ConfigMixin):
         variant: str | None = None,
         safe_serialization: bool = True,
         max_shard_size: int | str = "10GB",
+        push_to_hub: bool = False,
+        **kwargs: Any,
     ) -> Path:
         """Write ``config.json`` and the weights into `save_directory`, atomically.
 
         Everything is written into a staging folder beside the target, which then replaces it
         in one rename: an error half-way leaves the previous checkpoint as it was. Weights files
-        of the same variant left from an earlier save are removed; other files are kept.
+        of the same variant left from an earlier save are removed; other files are kept. With
+        ``push_to_hub=True`` the folder is then uploaded (`diffusekit.hub_upload`).
         """
+        hub_upload.check_options(kwargs, f"{type(self).__name__}.save_pretrained")
         limit = _weights_files.parse_size(max_shard_size)
         fmt: _weights_files.Format = "safetensors" if safe_serialization else "bin"
         state = self.state_dict()
@@ -156,6 +160,9 @@ class ModelMixin(nn.Module, ConfigMixin):
         with _files.atomic_directory(save_directory, replaced=owned) as staging:
             self.save_config(staging)
             _weights_files.write(staging, state, fmt=fmt, variant=variant, max_shard_size=limit)
+        if push_to_hub:
+            message = "Upload model"
+            hub_upload.push_saved_folder(save_directory, kwargs, kind="model", message=message)
         return Path(save_directory)
 
     # ----------------------------------------------------------------------------- properties

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from . import _pipeline_loading, _pipeline_saving
+from . import _pipeline_loading, _pipeline_saving, hub_upload
 from .config import REFERENCE_FORMAT_VERSION, FrozenConfig
 
 if TYPE_CHECKING:
@@ -126,9 +126,14 @@ class DiffusionPipeline:
         safe_serialization: bool = True,
         variant: str | None = None,
         max_shard_size: int | str | None = None,
-        **_: Any,
+        push_to_hub: bool = False,
+        **kwargs: Any,
     ) -> None:
-        """Write one folder per component and ``model_index.json``, atomically."""
+        """Write one folder per component and ``model_index.json``, atomically.
+
+        With ``push_to_hub=True`` the folder is then uploaded to the Hub (`diffusekit.hub_upload`:
+        ``repo_id``, ``commit_message``, ``private``, ``token``, ``create_pr``).
+        """
         _pipeline_saving.save_pipeline(
             self,
             save_directory,
@@ -136,6 +141,9 @@ class DiffusionPipeline:
             variant=variant,
             max_shard_size=max_shard_size,
         )
+        if push_to_hub:
+            message = f"Upload {type(self).__name__}"
+            hub_upload.push_saved_folder(save_directory, kwargs, kind="pipeline", message=message)
 
     # ------------------------------------------------------------------------ device, dtype
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from . import hub
+from . import hub, hub_upload
 from .config import BaseConfig, ConfigMixin
 from .outputs import BaseOutput
 
@@ -76,8 +76,14 @@ class SchedulerMixin(ConfigMixin):
         data = cls.load_config(pretrained_model_name_or_path, subfolder=subfolder, **vars(options))
         return cls._from_loaded_config(data, **kwargs)
 
-    def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:
+    def save_pretrained(
+        self, save_directory: str | os.PathLike[str], push_to_hub: bool = False, **kwargs: Any
+    ) -> None:
+        """Write ``scheduler_config.json``; with ``push_to_hub=True`` upload the folder too."""
         self.save_config(save_directory)
+        if push_to_hub:
+            message = "Upload scheduler"
+            hub_upload.push_saved_folder(save_directory, kwargs, kind="scheduler", message=message)
 
     @classmethod
     def _keys_of_related_classes(cls) -> set[str]:
