@@ -103,3 +103,12 @@ def test_flop_counters_see_the_convolution() -> None:
             module(x)
         counts.append(counter.get_total_flops())
     assert counts[0] == counts[1] == 2 * 2 * 8 * 8 * 8 * 4 * 9
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace.*` is deprecated:DeprecationWarning")
+def test_traces_record_torch_s_convolution() -> None:
+    """A TorchScript trace (also what the legacy ONNX exporter runs) keeps the standard op."""
+    ours, _ = _pair(4, 8, kernel_size=3, padding=1)
+    traced = torch.jit.trace(ours, torch.randn(2, 4, 8, 8))
+    graph = str(traced.graph)
+    assert "aten::_convolution" in graph and "thnn_conv2d" not in graph

@@ -8,10 +8,10 @@ weight on every call) costs several times the arithmetic. Measured per U-Net con
 native kernel was 1.3-6x faster up to 4,096 input elements on 1 and 2 threads; at 8,192 it was
 even on 1 thread and 1.3-5x faster on 2; above that oneDNN won on 1 thread. So :class:`Conv2d`
 sends inputs of at most 8,192 elements to it (including SD's 4-channel `conv_in` on 32x32
-latents, 3.6 ms through oneDNN against 0.6 ms). Larger inputs, other devices and dtypes, tensor
-subclasses, traced or compiled code, and calls under a dispatch mode (FLOP counters, fake
-tensors) keep PyTorch's own choice. Both kernels compute the same convolution; results differ
-only by float rounding.
+latents, 3.6 ms through oneDNN against 0.6 ms). Larger inputs, other devices and dtypes,
+tensor subclasses, traced (TorchScript, ONNX export) or compiled code, and calls under a
+dispatch mode (FLOP counters, fake tensors) keep PyTorch's own choice. Both kernels compute
+the same convolution; results differ only by float rounding.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class Conv2d(nn.Conv2d):
     def _native_kernel_fits(self, input: torch.Tensor, weight: torch.Tensor) -> bool:
         return (
             _native_conv2d is not None
+            and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling()
             and input.numel() <= NATIVE_KERNEL_MAX_ELEMENTS
             and input.is_cpu
             and input.dtype == torch.float32
@@ -49,7 +51,6 @@ class Conv2d(nn.Conv2d):
             and self.dilation == (1, 1)
             and self.padding_mode == "zeros"
             and not isinstance(self.padding, str)
-            and not torch.compiler.is_compiling()
             and not torch.jit.is_scripting()
             and not torch.overrides.has_torch_function((input, weight))
             and torch._C._len_torch_dispatch_stack() == 0

@@ -20,19 +20,22 @@ def upsample_nearest_2x(
     hidden_states: torch.Tensor, output_size: tuple[int, int] | None = None
 ) -> torch.Tensor:
     """Twice the height and width (or `output_size`), each pixel copied to its new neighbours."""
-    height, width = hidden_states.shape[-2:]
-    exact_double = output_size is None or tuple(output_size) == (2 * height, 2 * width)
-    if exact_double and _repeat_is_faster(hidden_states):
+    if _repeat_is_faster(hidden_states) and _doubles(hidden_states, output_size):
         return hidden_states.repeat_interleave(2, dim=-1).repeat_interleave(2, dim=-2)
     if output_size is None:
         return F.interpolate(hidden_states, scale_factor=2.0, mode="nearest")
     return F.interpolate(hidden_states, size=output_size, mode="nearest")
 
 
+def _doubles(hidden_states: torch.Tensor, output_size: tuple[int, int] | None) -> bool:
+    height, width = hidden_states.shape[-2:]
+    return output_size is None or tuple(output_size) == (2 * height, 2 * width)
+
+
 def _repeat_is_faster(hidden_states: torch.Tensor) -> bool:
     return (
-        hidden_states.is_cpu
+        not torch.compiler.is_compiling()
+        and hidden_states.is_cpu
         and hidden_states.dim() == 4
         and hidden_states.shape[-1] <= REPEAT_MAX_WIDTH
-        and not torch.compiler.is_compiling()
     )
