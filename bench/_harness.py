@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,19 @@ def figure(
     if load is not None:
         record["load_before"], record["load_after"] = load
     return record | extra
+
+
+def alternating(samplers: Sequence[Callable[[], float]], repeats: int) -> list[list[float]]:
+    """`repeats` samples from each sampler, in this one process, after one warm-up call of
+    each; the order is reversed every other round, so drifting load hits all alike."""
+    for sample in samplers:
+        sample()
+    samples: list[list[float]] = [[] for _ in samplers]
+    order = list(enumerate(samplers))
+    for index in range(repeats):
+        for slot, sample in order if index % 2 == 0 else order[::-1]:
+            samples[slot].append(sample())
+    return samples
 
 
 def one_thread_figures(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import _harness as h
@@ -87,13 +88,8 @@ def measure(name: str, calls: int, repeats: int) -> dict[str, Any]:
         difference = (layers[0](x) - layers[1](x)).abs().max().item()
         if difference > 1e-4:
             raise SystemExit(f"{name}: outputs differ by {difference}: not the same work")
-        samples: list[list[float]] = [[], []]
-        for index in range(repeats + 1):
-            order = [0, 1] if index % 2 == 0 else [1, 0]
-            for slot in order:
-                value = median_us(layers[slot], x, calls)
-                if index > 0:  # the first round warms both up
-                    samples[slot].append(value)
+        samplers = [partial(median_us, layer, x, calls) for layer in layers]
+        samples = h.alternating(samplers, repeats)
     return h.figure(f"layers.{name}", f"{name} forward", "µs", samples[0], samples[1],
                     shape=list(shape), threads=1, max_difference=difference)  # fmt: skip
 

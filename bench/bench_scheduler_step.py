@@ -14,6 +14,7 @@ import inspect
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import _harness as h
@@ -111,16 +112,13 @@ def measure(classes: tuple[type, type], name: str, steps: int, repeats: int) -> 
     """Per-trajectory median µs per `step` for each class, the classes alternating."""
     runner = RUNNERS.get(name, run_standard)
     config = CONFIGS.get(name, {})
-    for cls in classes:
-        runner(cls(**config), steps, [])  # warm-up
-    samples: list[list[float]] = [[] for _ in classes]
-    for index in range(repeats):
-        order = list(enumerate(classes))
-        for slot, cls in order if index % 2 == 0 else order[::-1]:
-            times: list[float] = []
-            runner(cls(**config), steps, times)
-            samples[slot].append(statistics.median(times) * 1e6)
-    return samples
+
+    def trajectory(cls: type) -> float:
+        times: list[float] = []
+        runner(cls(**config), steps, times)
+        return statistics.median(times) * 1e6
+
+    return h.alternating([partial(trajectory, cls) for cls in classes], repeats)
 
 
 def main(args: Any) -> list[dict[str, Any]]:

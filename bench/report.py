@@ -145,11 +145,10 @@ def _run(result: dict[str, Any], notes: dict[str, Any]) -> list[str]:
     lines = ["```", result["command"], "```", ""]
     lines += [f"Finished {result['finished']} at commit {result['machine']['commit']}; "]
     lines[-1] += _machine(result["machine"]) + "."
-    figures = result["figures"]
-    if result["args"].get("tag"):  # an extra variant run: its targets are judged in the main run
+    figures, tag = result["figures"], result["args"].get("tag")
+    if tag:  # an extra variant run: its targets are judged in the main run
         figures = [{k: v for k, v in r.items() if k not in ("target", "met")} for r in figures]
     lines += ["", *table(figures), *_compute_details(figures), ""]
-    tag = result["args"].get("tag")
     for record in figures:
         key = f"{record['key']}@{tag}" if tag else record["key"]
         note = notes.get("figures", {}).get(key)

@@ -47,7 +47,8 @@ class PushOptions:
 
 
 def check_options(kwargs: dict[str, Any], where: str) -> None:
-    """Refuse keyword arguments that are neither push options nor otherwise known."""
+    """Refuse extra keyword arguments other than the push options (for savers that accept
+    nothing else)."""
     unknown = sorted(set(kwargs) - set(PUSH_OPTIONS))
     if unknown:
         raise TypeError(

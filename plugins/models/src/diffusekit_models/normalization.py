@@ -18,8 +18,9 @@ class GroupNorm(nn.GroupNorm):
     """:class:`torch.nn.GroupNorm`, calling the kernel without the functional wrapper's checks.
 
     ``F.group_norm`` rebuilds the input's shape as a Python list to rule out groups of a single
-    value on every call; that costs more than the norm itself on the small maps of a denoising
-    step (43 norms per SD U-Net call). The check is kept where it can fail.
+    value on every call; on the small maps of a denoising step that costs more than the norm
+    itself (two norms per ResNet block, one per transformer). The check is kept where it can
+    fail.
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
